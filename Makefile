@@ -1,0 +1,42 @@
+# Foley: `make demo` (try it) and `make test` (the whole suite, as CI runs it).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.foley-installed
+DEMO_DIR ?= demo
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install demo test lint system-deps bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, alone: the pinned build lies on this disk and torchaudio must match it
+	$(PY) -m pip install -q torch==2.14.1
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# espeak-ng gives the synthetic corpus a real voice; without it a formant voice is used.
+system-deps:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) \
+	      || echo "warning: espeak-ng not installed; synth uses its formant voice" >&2; \
+	  else echo "warning: espeak-ng missing; synth uses its formant voice" >&2; fi; }
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install system-deps lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+demo: install system-deps
+	$(VENV)/bin/foley demo --out $(DEMO_DIR)
+
+bench: install
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(DEMO_DIR) foley-home .pytest_cache .ruff_cache

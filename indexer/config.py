@@ -1,0 +1,63 @@
+"""The one typed configuration of a Foley home, passed down from the CLI to every stage."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.config import TrainConfig
+
+DEFAULT_HOME = "foley-home"
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
+
+
+@dataclass(frozen=True)
+class ClipPolicy:
+    """How videos are cut into clips and cached.
+
+    Clips are ``seconds`` long, centred on narration timestamps; stretches that no narration
+    covers get fixed-``stride`` clips so an un-narrated sound can still be found. The cache
+    keeps every video once at ``cache_fps`` frames of ``frame_size`` squared pixels and
+    ``sample_rate`` mono audio.
+    """
+
+    seconds: float = 2.0
+    stride: float = 2.0
+    min_gap: float = 1.0  # an uncovered stretch shorter than this gets no stride clip
+    cache_fps: float = 8.0
+    frame_size: int = 64
+    sample_rate: int = 16000
+
+
+@dataclass(frozen=True)
+class FoleyConfig:
+    """Everything a build or a query needs to know, resolved once at the top."""
+
+    home: Path
+    catalog_url: str
+    clips: ClipPolicy = field(default_factory=ClipPolicy)
+    model: str = "mc3-small"  # a config name from models/configs or a JSON path
+    train: TrainConfig = field(default_factory=TrainConfig)
+    embed_batch: int = 64
+    progress: bool = True
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def vectors_dir(self) -> Path:
+        return self.home / "vectors"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @classmethod
+    def for_home(cls, home: str | Path | None = None, **overrides: object) -> FoleyConfig:
+        """Resolve the home folder (argument, ``FOLEY_HOME``, or ``./foley-home``) and catalog URL
+        (``FOLEY_CATALOG_URL`` or ``<home>/catalog.db``)."""
+        resolved = Path(home or os.environ.get("FOLEY_HOME") or DEFAULT_HOME).resolve()
+        url = os.environ.get("FOLEY_CATALOG_URL") or f"sqlite:///{resolved / 'catalog.db'}"
+        return cls(home=resolved, catalog_url=url, **overrides)  # type: ignore[arg-type]

@@ -1,0 +1,75 @@
+"""Clips from the cache as a torch Dataset: what training and embedding read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from indexer.cache import CachedVideo, ClipCache
+from indexer.catalog import ClipRow
+from indexer.narrations import clean_text
+from models.config import ClipShape
+
+
+def clip_texts(rows: Sequence[ClipRow]) -> tuple[list[str], torch.Tensor]:
+    """Model-ready narration text per clip (``""`` when none) and the has-text mask (N,)."""
+    texts = [clean_text(r.narration) if r.narration else "" for r in rows]
+    return texts, torch.tensor([bool(t) for t in texts])
+
+
+class ClipDataset(Dataset):
+    """Items ``{"frames", "audio", "text", "has_text", "index"}`` for a list of catalog clips.
+
+    ``prepared_text`` holds one row per clip (the text tower's ``prepare`` output).
+    ``jitter`` > 0 moves each clip window by up to that many seconds at random (training
+    augmentation); 0 reads the exact window (embedding).
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[ClipRow],
+        cache: ClipCache,
+        shape: ClipShape,
+        prepared_text: torch.Tensor,
+        has_text: torch.Tensor,
+        jitter: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        self.rows = list(rows)
+        self.cache = cache
+        self.shape = shape
+        self.prepared_text = prepared_text
+        self.has_text = has_text
+        self.jitter = jitter
+        self.rng = np.random.default_rng(seed)
+        self._videos: dict[str, CachedVideo] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def video(self, key: str) -> CachedVideo:
+        if key not in self._videos:
+            self._videos[key] = self.cache.read(key)
+        return self._videos[key]
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        row = self.rows[index]
+        video = self.video(row.cache_key)
+        start = row.start
+        if self.jitter > 0:
+            length = len(video.audio) / video.sample_rate
+            shift = self.rng.uniform(-self.jitter, self.jitter)
+            start = float(np.clip(start + shift, 0.0, max(length - self.shape.seconds, 0.0)))
+        end = start + self.shape.seconds
+        frames = video.clip_frames(start, end, self.shape.frames)  # (F, S, S, 3) uint8
+        audio = video.clip_audio(start, end)  # (N,) float32
+        return {
+            "frames": torch.from_numpy(frames),
+            "audio": torch.from_numpy(audio),
+            "text": self.prepared_text[index],
+            "has_text": self.has_text[index],
+            "index": torch.tensor(index),
+        }

@@ -1,0 +1,66 @@
+"""Turn a user's query (text, audio file, video file) into vectors of the shared space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from models.mc3 import MC3
+
+from indexer.config import ClipPolicy
+from indexer.media import decode, read_audio
+from indexer.narrations import clean_text
+
+
+def _windows(duration: float, length: float) -> list[float]:
+    """Start times of half-overlapping clip windows covering ``duration`` seconds."""
+    if duration <= length:
+        return [0.0]
+    count = int(np.ceil((duration - length) / (length / 2))) + 1
+    return list(np.linspace(0.0, duration - length, count))
+
+
+def _mean_direction(vectors: torch.Tensor) -> np.ndarray:
+    mean = vectors.mean(dim=0)
+    return (mean / mean.norm().clamp_min(1e-8)).numpy().astype(np.float32)
+
+
+@torch.no_grad()
+def encode_text_query(model: MC3, text: str) -> np.ndarray:
+    """(D,) MC3 text embedding of a query string."""
+    model.eval()
+    prepared = model.prepare_text([clean_text(text) or text])
+    return model.encode_text(prepared)[0].numpy().astype(np.float32)
+
+
+@torch.no_grad()
+def encode_audio_file(model: MC3, path: Path) -> np.ndarray:
+    """(D,) embedding of a whole audio (or video) file: mean over clip-length windows."""
+    model.eval()
+    rate = model.config.clip.sample_rate
+    audio = read_audio(path, rate)
+    if audio.size == 0:
+        raise ValueError(f"{path}: no audio samples")
+    n = model.config.clip.audio_samples
+    starts = _windows(len(audio) / rate, model.config.clip.seconds)
+    pieces = np.zeros((len(starts), n), dtype=np.float32)
+    for i, start in enumerate(starts):
+        chunk = audio[int(start * rate) : int(start * rate) + n]
+        pieces[i, : len(chunk)] = chunk
+    return _mean_direction(model.encode_audio(torch.from_numpy(pieces)))
+
+
+@torch.no_grad()
+def encode_video_file(model: MC3, path: Path, policy: ClipPolicy) -> np.ndarray:
+    """(D,) embedding of a whole video file's frames: mean over clip-length windows."""
+    model.eval()
+    decoded = decode(path, fps=policy.cache_fps, size=policy.frame_size, require_audio=False)
+    shape = model.config.clip
+    batches = []
+    for start in _windows(decoded.duration, shape.seconds):
+        times = start + (np.arange(shape.frames) + 0.5) * shape.seconds / shape.frames
+        index = np.clip((times * decoded.fps).astype(int), 0, len(decoded.frames) - 1)
+        batches.append(decoded.frames[index])
+    frames = torch.from_numpy(np.stack(batches))  # (W, F, S, S, 3)
+    return _mean_direction(model.encode_video(frames))
