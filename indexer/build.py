@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.checkpoint import load_model
-
 from indexer.cache import ClipCache
 from indexer.catalog import Catalog
 from indexer.config import FoleyConfig
@@ -25,6 +23,7 @@ from indexer.embedding import embed_missing
 from indexer.ingest import IngestReport, ingest
 from indexer.training import train_model
 from indexer.vectors import VectorStore
+from models.checkpoint import load_model
 from models.text import SentenceEncoder
 
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from models.mc3 import MC3
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -14,6 +13,7 @@ from indexer.cache import ClipCache
 from indexer.catalog import ClipRow
 from indexer.dataset import ClipDataset, clip_texts
 from indexer.vectors import VectorStore
+from models.mc3 import MC3
 from models.text import SentenceEncoder
 
 MODALITIES = ("audio", "video", "text", "narration")

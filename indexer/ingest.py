@@ -7,6 +7,7 @@ committed together with all its clips only after its cache entry is safely writt
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -121,10 +122,10 @@ def ingest(
             continue
         video_narrations = _narrations_for(path, uid, narrations, catalog, report)
         windows, problems = cut_windows(result.info.duration, video_narrations, config.clips)
-        for problem in problems:
-            report.errors.append(f"{path}: {problem}")
-            catalog.record_error(str(path), problem, stat.st_size, stat.st_mtime)
         _register(catalog, path, uid, key, result.info, windows, stat)
+        if problems:  # indexed, but some narrations could not be used: say so in status
+            report.errors.extend(f"{path}: {problem}" for problem in problems)
+            catalog.record_error(str(path), "; ".join(problems), stat.st_size, stat.st_mtime)
         report.added += 1
         report.clips += len(windows)
     bar.close()
@@ -139,7 +140,9 @@ def _decode_all(
         for path, _, key in todo:
             yield _decode_into_cache(str(path), key, config)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawned, not forked: workers must not inherit the build lock or the catalog connection
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(_decode_into_cache, str(p), key, config) for p, _, key in todo]
         for future in futures:
             yield future.result()

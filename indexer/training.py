@@ -6,16 +6,15 @@ import json
 import shutil
 from dataclasses import replace
 
-from models.checkpoint import save_model
-from models.factory import create_model, get_config
-from models.mc3 import MC3
-from models.train import TrainResult, train_mc3
-
 from indexer.cache import ClipCache
 from indexer.catalog import Catalog, ModelVersion
 from indexer.config import FoleyConfig
 from indexer.dataset import ClipDataset, clip_texts
+from models.checkpoint import save_model
 from models.config import to_dict
+from models.factory import create_model, get_config
+from models.mc3 import MC3
+from models.train import TrainResult, train_mc3
 
 # Each training clip's window moves by up to this much: cheap augmentation.
 TRAIN_JITTER_SECONDS = 0.25

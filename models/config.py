@@ -34,6 +34,7 @@ class VideoTowerConfig:
     width: int = 64
     open_clip_model: str | None = None  # e.g. "ViT-B-32"
     open_clip_pretrained: str | None = None  # a pretrained tag or a local checkpoint path
+    trainable: bool = False  # fine-tune the open_clip backbone (else only its head trains)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,11 @@ class LossConfig:
     kind: Literal["mc3", "pairwise"] = "mc3"
     temperature: float = 0.07
     consensus_weight: float = 1.0
-    consensus_warmup_steps: int = 200
+    consensus_warmup_steps: int = 200  # contrastive only before this step
+    consensus_margin: float = 0.2  # low-agreement clips: cos(a, v) pushed below this
+    agreement_temperature: float = 0.1  # softmax temperature of the agreement weights
+    agreement_same_text_cos: float = 0.9  # narrations this similar count as the same text
+    consensus_gate_va: bool = True  # weight the V-A InfoNCE positives by agreement
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     threads: int = 0  # 0: torch default
+    augment: bool = True  # random flips/shifts/jitter of frames, time shift/gain of audio
 
 
 def to_dict(config: Any) -> dict[str, Any]:

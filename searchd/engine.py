@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from models.checkpoint import load_model
-from models.mc3 import MC3
+import torch
 
 from indexer.catalog import Catalog, ClipRow
 from indexer.config import FoleyConfig
 from indexer.vectors import VectorStore
+from models.checkpoint import load_model
+from models.mc3 import MC3
 from models.text import SentenceEncoder
 from searchd.fusion import fuse_text_rankings
 from searchd.queries import encode_audio_file, encode_text_query, encode_video_file
@@ -144,7 +145,9 @@ class Engine:
             audio_keys, audio = self.store.read(self.version, "audio")
             video_keys, video = self.store.read(self.version, "video")
             common, ia, iv = np.intersect1d(audio_keys, video_keys, return_indices=True)
-            scores = self.model.consensus_from_vectors(audio[ia], video[iv])
+            scores = self.model.consensus_score(
+                torch.from_numpy(audio[ia]), torch.from_numpy(video[iv])
+            ).numpy()
             self._consensus = dict(zip(common.tolist(), scores.tolist(), strict=True))
         return self._consensus
 

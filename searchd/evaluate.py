@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from models.checkpoint import load_model
-from models.mc3 import MC3
 
 from indexer.cache import ClipCache
 from indexer.catalog import ClipRow
 from indexer.embedding import embed_rows
 from indexer.narrations import clean_text
 from indexer.training import train_model
+from models.checkpoint import load_model
+from models.mc3 import MC3
 from searchd.engine import Engine
 from searchd.fusion import fuse_text_rankings
 from searchd.metrics import (

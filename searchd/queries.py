@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from models.mc3 import MC3
 
 from indexer.config import ClipPolicy
 from indexer.media import decode, read_audio
 from indexer.narrations import clean_text
+from models.mc3 import MC3
 
 
 def _windows(duration: float, length: float) -> list[float]:

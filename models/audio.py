@@ -1,0 +1,69 @@
+"""Audio tower: 16 kHz waveform (B, N) -> log-mel -> small 2D conv net -> (B, embed_dim).
+
+The log-mel is normalised with fixed constants, never per clip: how loud a clip is carries
+information (a hammer blow vs room tone), so it must reach the network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torchaudio
+from safetensors.torch import load_file
+from torch import nn
+
+from models.config import AudioTowerConfig, ClipShape
+from models.heads import ProjectionHead
+
+N_FFT, HOP = 400, 160  # 25 ms windows, 10 ms hop at 16 kHz
+LOG_MEL_MEAN, LOG_MEL_STD = -6.0, 5.0  # fixed: log(power + 1e-6) spans about -14 (silence)..+10
+
+
+def conv_bn(c_in: int, c_out: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class AudioEncoder(nn.Module):
+    """Log-mel (B, 1, n_mels, frames) through five conv stages; mean+max pooled over time."""
+
+    def __init__(self, config: AudioTowerConfig, clip: ClipShape, embed_dim: int):
+        super().__init__()
+        w = config.width
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=clip.sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=config.n_mels
+        )
+        self.net = nn.Sequential(
+            conv_bn(1, w // 2, 2),  # (B, w/2, n_mels/2, frames/2)
+            conv_bn(w // 2, w, 2),  # /4
+            conv_bn(w, 2 * w, 2),  # /8
+            conv_bn(2 * w, 2 * w, 2),  # /16
+            conv_bn(2 * w, 2 * w, 1),
+        )
+        self.head = ProjectionHead(4 * w, embed_dim)
+        if config.checkpoint:
+            self.load_checkpoint(config.checkpoint)
+
+    def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
+        """(B, N) float -> (B, 1, n_mels, frames), fixed normalisation."""
+        spec = self.mel(wave.float())  # (B, n_mels, frames), power
+        return ((torch.log(spec + 1e-6) - LOG_MEL_MEAN) / LOG_MEL_STD).unsqueeze(1)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        x = self.net(self.log_mel(wave))  # (B, 2w, mels', frames')
+        x = x.mean(dim=2)  # (B, 2w, frames')
+        x = torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1)  # (B, 4w)
+        return self.head(x)  # (B, embed_dim)
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Load a local state_dict of this encoder (``.safetensors``, else ``torch.save``)."""
+        path = Path(path)
+        if path.suffix == ".safetensors":
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        self.load_state_dict(state)

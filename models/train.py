@@ -1,0 +1,190 @@
+"""Self-supervised MC3 training on a clip dataset: AdamW, cosine LR, resumable checkpoints.
+
+A dataset item is ``{"frames": uint8 (F, H, W, 3), "audio": float32 (N,), "text": a row of
+model.prepare_text(...), "has_text": bool}``. With ``checkpoint_dir`` the run saves every
+``save_every`` steps and at the end, and a later call with more steps continues from there.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, default_collate
+from tqdm import tqdm
+
+from models.augment import augment_batch
+from models.checkpoint import load_train_state, own_state_dict, save_model, save_train_state
+from models.config import TrainConfig, to_dict
+from models.losses import mc3_loss
+from models.mc3 import MC3
+
+LOG_EVERY = 50
+GRAD_CLIP = 1.0
+
+
+@dataclass
+class TrainResult:
+    steps: int  # the model's total step count (including steps of earlier, resumed runs)
+    seconds: float  # wall time of this call
+    final_loss: float  # mean loss over the last (up to) 50 steps of this call
+    loss_history: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss)
+    resumed_from: int = 0
+
+
+class EpochSampler:
+    """Shuffled batches, each epoch a fresh permutation; its state resumes exactly."""
+
+    def __init__(self, size: int, batch_size: int, seed: int):
+        if size < 2:
+            raise ValueError("training needs at least 2 clips")
+        self.size, self.batch_size = size, min(batch_size, size)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.perm = torch.randperm(size, generator=self.generator)
+        self.pos = 0
+
+    def next_batch(self) -> list[int]:
+        if self.pos + self.batch_size > self.size:  # drop the ragged end of an epoch
+            self.perm = torch.randperm(self.size, generator=self.generator)
+            self.pos = 0
+        batch = self.perm[self.pos : self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return batch.tolist()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "perm": self.perm, "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.perm, self.pos = state["perm"], state["pos"]
+
+
+def learning_rate(step: int, train: TrainConfig) -> float:
+    """Linear warm-up (5% of the steps, at most 100), then cosine decay to lr / 10."""
+    warmup = max(1, min(100, train.steps // 20))
+    if step < warmup:
+        return train.lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, train.steps - warmup))
+    return train.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def make_optimizer(model: MC3, train: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; weight decay on matrices and conv kernels only (not biases, norms, the scale)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": train.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=train.lr)
+
+
+def train_step(model: MC3, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict]:
+    """Encode one batch and compute the MC3 (or pairwise) loss."""
+    v = model.encode_video(batch["frames"])  # (B, D)
+    a = model.encode_audio(batch["audio"])  # (B, D)
+    t = model.encode_text(batch["text"])  # (B, D)
+    has_text = batch["has_text"].to(model.device).bool()  # (B,)
+    return mc3_loss(v, a, t, has_text, model.scale(), model.config.loss, step)
+
+
+def train_mc3(
+    model: MC3,
+    dataset: Dataset,
+    train: TrainConfig,
+    device: str | torch.device = "cpu",
+    checkpoint_dir: Path | None = None,
+    save_every: int = 200,
+    progress: bool = True,
+    log: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place for ``train.steps`` steps in all (resuming if it can).
+
+    ``log`` gets ``{"step", "lr", "loss", "va", "vl", "al", ...}`` every 50 steps.
+    """
+    started = time.perf_counter()
+    if train.threads > 0:
+        torch.set_num_threads(train.threads)
+    torch.manual_seed(train.seed)
+    model.to(device).train()
+    optimizer = make_optimizer(model, train)
+    sampler = EpochSampler(len(dataset), train.batch_size, train.seed)
+    augment_rng = torch.Generator().manual_seed(train.seed + 1)
+    step, history = 0, []
+
+    state = load_train_state(checkpoint_dir) if checkpoint_dir else None
+    if state is not None:
+        if state["config"] != to_dict(model.config):
+            raise ValueError(f"{checkpoint_dir} holds a run of a different model config")
+        model.load_state_dict(state["model"], strict=False)
+        step, history = state["step"], [tuple(h) for h in state["history"]]
+        if step >= train.steps:  # already done: the model now holds the trained weights
+            model.eval()
+            final = history[-1][1] if history else float("nan")
+            return TrainResult(step, time.perf_counter() - started, final, history, step)
+        optimizer.load_state_dict(state["optimizer"])
+        sampler.load_state_dict(state["sampler"])
+        torch.set_rng_state(state["rng"])
+        augment_rng.set_state(state["augment_rng"])
+    resumed_from = step
+
+    def checkpoint() -> None:
+        save_model(model, checkpoint_dir)
+        save_train_state(
+            checkpoint_dir,
+            {
+                "step": step,
+                "history": history,
+                "config": to_dict(model.config),
+                "model": own_state_dict(model),
+                "optimizer": optimizer.state_dict(),
+                "sampler": sampler.state_dict(),
+                "rng": torch.get_rng_state(),
+                "augment_rng": augment_rng.get_state(),
+            },
+        )
+
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    bar = tqdm(
+        total=train.steps,
+        initial=step,
+        disable=not progress,
+        file=sys.stderr,
+        desc="train mc3",
+        dynamic_ncols=True,
+    )
+    window: list[float] = []
+    last_window: list[float] = []
+    while step < train.steps:
+        batch = default_collate([dataset[i] for i in sampler.next_batch()])
+        if train.augment:
+            batch = augment_batch(batch, augment_rng)
+        lr = learning_rate(step, train)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss, parts = train_step(model, batch, step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, GRAD_CLIP)
+        optimizer.step()
+        step += 1
+
+        window.append(parts["loss"])
+        bar.set_postfix(loss=f"{parts['loss']:.3f}")
+        bar.update()
+        if step % LOG_EVERY == 0 or step == train.steps:
+            history.append((step, sum(window) / len(window)))
+            last_window, window = window, []
+            if log is not None:
+                log({"step": step, "lr": lr, **parts})
+        if checkpoint_dir and (step % save_every == 0 or step == train.steps):
+            checkpoint()
+    bar.close()
+    model.eval()
+    final = sum(last_window) / len(last_window) if last_window else float("nan")
+    return TrainResult(step, time.perf_counter() - started, final, history, resumed_from)
