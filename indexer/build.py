@@ -77,12 +77,16 @@ class BuildReport:
 
 @contextmanager
 def home_lock(home: Path) -> Iterator[None]:
-    """Hold ``<home>/build.lock`` for the duration (released by the OS even on kill -9)."""
+    """Hold ``<home>/build.lock`` for the duration.
+
+    A POSIX record lock (``lockf``): owned by this process alone (forked workers do not
+    inherit it) and released by the OS when the process dies, even on kill -9.
+    """
     home.mkdir(parents=True, exist_ok=True)
-    with open(home / "build.lock", "w") as handle:
+    with open(home / "build.lock", "a") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
             raise RuntimeError(f"another build is running in {home}") from exc
         yield
 

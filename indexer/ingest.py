@@ -140,8 +140,9 @@ def _decode_all(
         for path, _, key in todo:
             yield _decode_into_cache(str(path), key, config)
         return
-    # spawned, not forked: workers must not inherit the build lock or the catalog connection
-    context = multiprocessing.get_context("spawn")
+    # forked workers only decode and write the cache; the build lock is a POSIX record lock,
+    # which a forked child does not hold, so a killed build never leaves the home locked
+    context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(_decode_into_cache, str(p), key, config) for p, _, key in todo]
         for future in futures:

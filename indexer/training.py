@@ -7,7 +7,7 @@ import shutil
 from dataclasses import replace
 
 from indexer.cache import ClipCache
-from indexer.catalog import Catalog, ModelVersion
+from indexer.catalog import Catalog, ClipRow, ModelVersion
 from indexer.config import FoleyConfig
 from indexer.dataset import ClipDataset, clip_texts
 from models.checkpoint import save_model
@@ -58,6 +58,7 @@ def train_model(
         device=device,
         checkpoint_dir=work_dir,
         progress=config.progress,
+        groups=_video_groups(rows),
     )
     version = save_model(model, config.models_dir / "incoming")
     final = config.models_dir / version
@@ -75,3 +76,9 @@ def train_model(
     )
     catalog.add_model_version(record, make_current=make_current)
     return model, record, result
+
+
+def _video_groups(rows: list[ClipRow]) -> list[int]:
+    """One integer per clip naming its video (for same-video batches)."""
+    ids: dict[str, int] = {}
+    return [ids.setdefault(row.video_uid, len(ids)) for row in rows]

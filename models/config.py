@@ -89,6 +89,9 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # 0: torch default
     augment: bool = True  # random flips/shifts/jitter of frames, time shift/gain of audio
+    # > 0: each batch draws its clips from this many videos, so in-batch negatives share the
+    # video's ambience and background and only the action can tell positives apart
+    videos_per_batch: int = 0
 
 
 def to_dict(config: Any) -> dict[str, Any]:

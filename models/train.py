@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,52 @@ class EpochSampler:
         self.perm, self.pos = state["perm"], state["pos"]
 
 
+class GroupedSampler:
+    """Batches drawn from a few groups (videos) at a time: hard negatives that share a scene.
+
+    Each batch picks ``groups_per_batch`` groups at random and takes an equal share of
+    random clips from each, topping up from other groups when one runs short.
+    """
+
+    def __init__(self, groups: Sequence[int], batch_size: int, groups_per_batch: int, seed: int):
+        if len(groups) < 2:
+            raise ValueError("training needs at least 2 clips")
+        self.batch_size = min(batch_size, len(groups))
+        self.groups_per_batch = groups_per_batch
+        members: dict[int, list[int]] = {}
+        for index, group in enumerate(groups):
+            members.setdefault(group, []).append(index)
+        self.members = [torch.tensor(m) for m in members.values()]
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def next_batch(self) -> list[int]:
+        order = torch.randperm(len(self.members), generator=self.generator).tolist()
+        share = -(-self.batch_size // min(self.groups_per_batch, len(order)))  # ceil
+        batch: list[int] = []
+        for group in order:
+            pool = self.members[group]
+            take = min(share, len(pool), self.batch_size - len(batch))
+            picked = pool[torch.randperm(len(pool), generator=self.generator)[:take]]
+            batch.extend(picked.tolist())
+            if len(batch) == self.batch_size:
+                break
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+
+
+def make_sampler(
+    size: int, train: TrainConfig, groups: Sequence[int] | None
+) -> EpochSampler | GroupedSampler:
+    if train.videos_per_batch > 0 and groups is not None:
+        return GroupedSampler(groups, train.batch_size, train.videos_per_batch, train.seed)
+    return EpochSampler(size, train.batch_size, train.seed)
+
+
 def learning_rate(step: int, train: TrainConfig) -> float:
     """Linear warm-up (5% of the steps, at most 100), then cosine decay to lr / 10."""
     warmup = max(1, min(100, train.steps // 20))
@@ -102,8 +148,12 @@ def train_mc3(
     save_every: int = 200,
     progress: bool = True,
     log: Callable[[dict[str, float]], None] | None = None,
+    groups: Sequence[int] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place for ``train.steps`` steps in all (resuming if it can).
+
+    ``groups`` (one id per dataset item, e.g. its video) enables same-video batches when
+    ``train.videos_per_batch`` > 0.
 
     ``log`` gets ``{"step", "lr", "loss", "va", "vl", "al", ...}`` every 50 steps.
     """
@@ -113,7 +163,7 @@ def train_mc3(
     torch.manual_seed(train.seed)
     model.to(device).train()
     optimizer = make_optimizer(model, train)
-    sampler = EpochSampler(len(dataset), train.batch_size, train.seed)
+    sampler = make_sampler(len(dataset), train, groups)
     augment_rng = torch.Generator().manual_seed(train.seed + 1)
     step, history = 0, []
 
