@@ -19,12 +19,27 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # espeak-ng gives the synthetic corpus a real voice; without it a formant voice is used.
+# The PostgreSQL server binaries (/usr/lib/postgresql/*/bin) let the catalog tests start a
+# throwaway server of their own; without them those tests fail, naming this target.
+# Whatever is missing is installed with one apt-get update when running as root.
 system-deps:
-	@command -v espeak-ng >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) \
-	      || echo "warning: espeak-ng not installed; synth uses its formant voice" >&2; \
-	  else echo "warning: espeak-ng missing; synth uses its formant voice" >&2; fi; }
+	    apt-get update -qq || echo "warning: apt-get update failed" >&2; \
+	    for pkg in $$missing; do \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$pkg \
+	        >/dev/null || echo "warning: could not install $$pkg" >&2; \
+	    done; \
+	  fi; \
+	  command -v espeak-ng >/dev/null 2>&1 \
+	    || echo "warning: espeak-ng missing; synth uses its formant voice" >&2; \
+	  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
+	    || echo "warning: PostgreSQL server missing (Debian: apt-get install postgresql);" \
+	            "the PostgreSQL catalog tests will fail" >&2; \
+	fi; true
 
 lint: install
 	$(VENV)/bin/ruff check .

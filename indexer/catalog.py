@@ -14,11 +14,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Float,
     ForeignKey,
     Integer,
     String,
     Text,
+    TypeDecorator,
     create_engine,
     delete,
     event,
@@ -37,18 +39,32 @@ class Base(DeclarativeBase):
     pass
 
 
+class NulFreeText(TypeDecorator[str]):
+    """Text with NUL characters dropped on the way in: PostgreSQL text cannot hold them (SQLite
+    can), so every backend stores the same narration or error text instead of PostgreSQL
+    failing the whole video."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return value.replace("\x00", "") if isinstance(value, str) else value
+
+
 class Video(Base):
     __tablename__ = "videos"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    uid: Mapped[str] = mapped_column(String(255), unique=True)  # file stem (Ego4D video_uid)
+    # Text and BigInteger, not String(n)/Integer: PostgreSQL enforces VARCHAR lengths and
+    # 32-bit INTEGER (SQLite does neither), and a parent-stem uid or a >2 GiB video is real
+    uid: Mapped[str] = mapped_column(Text, unique=True)  # file stem (Ego4D video_uid)
     path: Mapped[str] = mapped_column(Text, unique=True)  # as ingested
     duration: Mapped[float] = mapped_column(Float)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     fps: Mapped[float] = mapped_column(Float)
-    size_bytes: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
     mtime: Mapped[float] = mapped_column(Float)
-    cache_key: Mapped[str] = mapped_column(String(255))
+    cache_key: Mapped[str] = mapped_column(Text)
     added_at: Mapped[datetime] = mapped_column(default=_now)
     clips: Mapped[list[Clip]] = relationship(back_populates="video", cascade="all, delete-orphan")
 
@@ -56,11 +72,11 @@ class Video(Base):
 class Clip(Base):
     __tablename__ = "clips"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the clip key in vector tables
-    clip_id: Mapped[str] = mapped_column(String(300), unique=True)  # "<video uid>@<start>"
+    clip_id: Mapped[str] = mapped_column(Text, unique=True)  # "<video uid>@<start>"
     video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
     start: Mapped[float] = mapped_column(Float)
     end: Mapped[float] = mapped_column(Float)
-    narration: Mapped[str | None] = mapped_column(Text, nullable=True)
+    narration: Mapped[str | None] = mapped_column(NulFreeText, nullable=True)
     source: Mapped[str] = mapped_column(String(16))  # "narration" | "stride"
     split: Mapped[str] = mapped_column(String(8))  # "train" | "val"
     video: Mapped[Video] = relationship(back_populates="clips")
@@ -91,8 +107,8 @@ class IngestError(Base):
     __tablename__ = "ingest_errors"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(Text)
-    error: Mapped[str] = mapped_column(Text)
-    size_bytes: Mapped[int] = mapped_column(Integer, default=-1)
+    error: Mapped[str] = mapped_column(NulFreeText)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=-1)
     mtime: Mapped[float] = mapped_column(Float, default=-1.0)
     at: Mapped[datetime] = mapped_column(default=_now)
 

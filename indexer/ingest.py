@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -144,7 +145,10 @@ def _decode_all(
     # which a forked child does not hold, so a killed build never leaves the home locked
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_decode_into_cache, str(p), key, config) for p, _, key in todo]
+        with warnings.catch_warnings():
+            # ingest runs before the vector store is opened: no LanceDB work is in flight
+            warnings.filterwarnings("ignore", message="lancedb fork support")
+            futures = [pool.submit(_decode_into_cache, str(p), key, config) for p, _, key in todo]
         for future in futures:
             yield future.result()
 

@@ -6,7 +6,7 @@ Grammar (case-insensitive keywords)::
     term    := factor (AND factor)*
     factor  := NOT factor | '(' expr ')' | compare
     compare := column op literal | column [NOT] IN '(' literal (',' literal)* ')'
-             | column IS [NOT] NULL | column [NOT] LIKE string
+             | column IS [NOT] NULL | column [NOT] LIKE string (case-insensitive)
     op      := = | == | != | <> | < | <= | > | >=
 
 The text is parsed here and compiled to a SQLAlchemy expression with bound parameters: no
@@ -130,7 +130,7 @@ class _Parser:
             self.take("punct", ")")
             clause = col.in_(values)
         elif self.accept("keyword", "like"):
-            clause = col.like(self.literal())
+            clause = col.ilike(self.literal())  # case-insensitive on every backend
         elif negate:
             raise FilterError("--where: NOT here must be followed by IN or LIKE")
         else:
