@@ -120,11 +120,15 @@ def test_batch_queries_load_models_once_and_resolve_relative_paths(home: Path, c
     lines = [
         {"id": "q1", "text": "chopping", "target": "audio", "k": 3},
         {"id": "q2", "audio": f"videos/{video.name}", "target": "video", "k": 2},
+        {"id": "q3", "audio": "videos/missing.wav"},
+        {"id": "q4", "text": "knock", "where": "colour = 'red'"},
     ]
     batch.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     doc = json.loads(foley("search", "--batch", str(batch), "--json", home=home).stdout)
-    assert [q["id"] for q in doc["queries"]] == ["q1", "q2"]
-    assert [len(q["results"]) for q in doc["queries"]] == [3, 2]
+    assert [q["id"] for q in doc["queries"]] == ["q1", "q2", "q3", "q4"]
+    assert [len(q["results"]) for q in doc["queries"]] == [3, 2, 0, 0]
+    assert "missing.wav" in doc["queries"][2]["error"]
+    assert "unknown column" in doc["queries"][3]["error"]
 
 
 def test_discover_ranks_by_consensus(home: Path):

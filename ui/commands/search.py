@@ -46,6 +46,7 @@ def run_batch(
     engine: Any, path: Path, target: str, k: int, where: str | None
 ) -> list[dict[str, Any]]:
     """Answer every query line of a JSONL file with the models loaded once."""
+    from indexer.media import MediaError
     from searchd.engine import Query
 
     if not path.is_file():
@@ -61,25 +62,29 @@ def run_batch(
         if not isinstance(spec, dict):
             raise ValueError(f"{path} line {number}: expected a JSON object")
 
+        answer: dict[str, Any] = {"id": spec.get("id", str(number)), "results": []}
+
         def relative(name: str, spec: dict = spec) -> Path | None:
             value = spec.get(name)
             return None if value is None else (path.parent / value)
 
-        query = Query(
-            text=spec.get("text"),
-            audio=relative("audio"),
-            video=relative("video"),
-            clip=spec.get("clip"),
-        )
-        results = engine.search(
-            query,
-            target=spec.get("target", target),
-            k=int(spec.get("k", k)),
-            where=spec.get("where", where),
-        )
-        answers.append(
-            {"id": spec.get("id", str(number)), "results": [r.to_json() for r in results]}
-        )
+        try:
+            query = Query(
+                text=spec.get("text"),
+                audio=relative("audio"),
+                video=relative("video"),
+                clip=spec.get("clip"),
+            )
+            results = engine.search(
+                query,
+                target=spec.get("target", target),
+                k=int(spec.get("k", k)),
+                where=spec.get("where", where),
+            )
+            answer["results"] = [r.to_json() for r in results]
+        except (ValueError, OSError, MediaError) as exc:  # one bad line spoils no other answer
+            answer["error"] = str(exc)
+        answers.append(answer)
     return answers
 
 

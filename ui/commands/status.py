@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
         mark = "*" if model["current"] else " "
         print(f"model  {mark} {model['name']} {model['version']} ({model['steps']} steps)")
     index = status["index"]
-    print(f"index    {index.get('model_version', 'none')} {index.get('modalities', '')}")
+    parts = [f"{m} {v['count']} ({v['kind']})" for m, v in index.get("modalities", {}).items()]
+    print(f"index    {index.get('model_version', 'none')}: {', '.join(parts) or 'not built'}")
     for error in status["errors"]:
         print(f"error    {error['path']}: {error['error']}")
     return 0
