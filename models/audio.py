@@ -29,16 +29,21 @@ def conv_bn(c_in: int, c_out: int, stride: int) -> nn.Sequential:
 
 
 class AudioEncoder(nn.Module):
-    """Log-mel (B, 1, n_mels, frames) through five conv stages; mean+max pooled over time."""
+    """Log-mel (B, C, n_mels, frames) through five conv stages; mean+max pooled over time.
+
+    C = 2 with ``floor_channel``: the second channel is the log-mel minus each band's
+    ``floor_quantile`` over the clip's frames (a stationary-background estimate).
+    """
 
     def __init__(self, config: AudioTowerConfig, clip: ClipShape, embed_dim: int):
         super().__init__()
         w = config.width
+        self.config = config
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=clip.sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=config.n_mels
         )
         self.net = nn.Sequential(
-            conv_bn(1, w // 2, 2),  # (B, w/2, n_mels/2, frames/2)
+            conv_bn(2 if config.floor_channel else 1, w // 2, 2),  # (B, w/2, mels/2, frames/2)
             conv_bn(w // 2, w, 2),  # /4
             conv_bn(w, 2 * w, 2),  # /8
             conv_bn(2 * w, 2 * w, 2),  # /16
@@ -49,9 +54,13 @@ class AudioEncoder(nn.Module):
             self.load_checkpoint(config.checkpoint)
 
     def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
-        """(B, N) float -> (B, 1, n_mels, frames), fixed normalisation."""
+        """(B, N) float -> (B, C, n_mels, frames), fixed normalisation (C: see class doc)."""
         spec = self.mel(wave.float())  # (B, n_mels, frames), power
-        return ((torch.log(spec + 1e-6) - LOG_MEL_MEAN) / LOG_MEL_STD).unsqueeze(1)
+        log_mel = ((torch.log(spec + 1e-6) - LOG_MEL_MEAN) / LOG_MEL_STD).unsqueeze(1)
+        if not self.config.floor_channel:
+            return log_mel  # (B, 1, n_mels, frames)
+        floor = torch.quantile(log_mel, self.config.floor_quantile, dim=-1, keepdim=True)
+        return torch.cat([log_mel, log_mel - floor], dim=1)  # (B, 2, n_mels, frames)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         x = self.net(self.log_mel(wave))  # (B, 2w, mels', frames')

@@ -44,6 +44,10 @@ class AudioTowerConfig:
     n_mels: int = 64
     width: int = 64
     checkpoint: str | None = None
+    # add a second input channel: the log-mel minus its per-band noise floor over the clip,
+    # so a transient action sound stands out from a steady ambient bed of any loudness
+    floor_channel: bool = False
+    floor_quantile: float = 0.2
 
 
 @dataclass(frozen=True)

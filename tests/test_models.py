@@ -30,7 +30,7 @@ from models.factory import create_model, get_config, list_configs
 from models.losses import agreement_weights, consensus_loss, info_nce, mc3_loss, pairwise_loss
 from models.text import SentenceEncoder, minilm_dir
 from models.tokenizer import WordPieceTokenizer
-from models.train import train_mc3
+from models.train import GroupedSampler, train_mc3
 from models.video import OpenClipVideoEncoder
 
 torch.set_num_threads(2)
@@ -449,3 +449,39 @@ def test_training_resumes_from_checkpoint(tmp_path):
         progress=False,
     )
     assert done.steps == 20 and done.resumed_from == 20  # nothing left to do
+
+
+def test_grouped_sampler_draws_each_batch_from_few_videos():
+    groups = [i // 20 for i in range(200)]  # 10 videos of 20 clips
+    sampler = GroupedSampler(groups, batch_size=32, groups_per_batch=2, seed=3)
+    for _ in range(20):
+        batch = sampler.next_batch()
+        assert len(batch) == 32 and len(set(batch)) == 32
+        assert len({groups[i] for i in batch}) == 2
+    state = sampler.state_dict()
+    following = sampler.next_batch()
+    sampler.load_state_dict(state)
+    assert sampler.next_batch() == following
+
+
+def test_grouped_sampler_tops_up_from_other_videos_when_one_is_short():
+    groups = [0] * 3 + [1] * 40 + [2] * 40
+    sampler = GroupedSampler(groups, batch_size=32, groups_per_batch=2, seed=0)
+    for _ in range(10):
+        assert len(set(sampler.next_batch())) == 32
+
+
+def test_floor_channel_removes_a_steady_background():
+    config = get_config("mc3-small")
+    audio_config = dataclasses.replace(config.audio, floor_channel=True)
+    encoder = AudioEncoder(audio_config, config.clip, config.embed_dim)
+    t = torch.arange(32000) / 16000
+    hum = 0.3 * torch.sin(2 * torch.pi * 300 * t)
+    clicks = hum.clone()
+    clicks[::4000] += 1.0  # transients on top of the same hum
+    channels = encoder.log_mel(torch.stack([hum, clicks]))  # (2, 2, mels, frames)
+    assert channels.shape[1] == 2
+    # the steady hum is near its own floor; the clicks stand out of it
+    assert channels[0, 1].abs().mean() < 0.2 * channels[1, 1].abs().max()
+    assert channels[1, 1].amax() > 1.0
+    assert encoder(torch.randn(2, 32000)).shape == (2, config.embed_dim)
