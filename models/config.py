@@ -45,7 +45,8 @@ class AudioTowerConfig:
     width: int = 64
     checkpoint: str | None = None
     # add a second input channel: the log-mel minus its per-band noise floor over the clip,
-    # so a transient action sound stands out from a steady ambient bed of any loudness
+    # so a transient action sound stands out from a steady ambient bed of any loudness.
+    # Off by default: on synth seed 0 it changed A->V / V->A mAP by -0.02 / -0.02.
     floor_channel: bool = False
     floor_quantile: float = 0.2
 
@@ -86,7 +87,7 @@ class MC3Config:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 800  # ~7 minutes on 2 CPU cores at batch 64
+    steps: int = 1100  # ~9 minutes on 2 CPU cores at batch 64
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -94,8 +95,11 @@ class TrainConfig:
     threads: int = 0  # 0: torch default
     augment: bool = True  # random flips/shifts/jitter of frames, time shift/gain of audio
     # > 0: each batch draws its clips from this many videos, so in-batch negatives share the
-    # video's ambience and background and only the action can tell positives apart
-    videos_per_batch: int = 0
+    # video's ambience and background and only the action can tell positives apart.
+    # Measured (synth seed 0, 800 steps, mAP A->V / V->A / discovery AP): 0 (uniform)
+    # 0.43 / 0.41 / 0.93; 4 videos 0.54 / 0.47 / 0.96; 2 videos 0.57 / 0.53 / 0.96
+    # (and 0.59 / 0.58 / 0.94 at 1100 steps).
+    videos_per_batch: int = 2
 
 
 def to_dict(config: Any) -> dict[str, Any]:

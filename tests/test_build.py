@@ -31,6 +31,17 @@ def foley(*args: str, home: Path, check: bool = True) -> subprocess.CompletedPro
     return done
 
 
+def build_args(corpus: Path, *extra: str) -> list[str]:
+    """`foley build` arguments for the test corpus."""
+    return [
+        "build",
+        str(corpus / "videos"),
+        "--narrations",
+        str(corpus / "narrations.json"),
+        *extra,
+    ]
+
+
 def status(home: Path) -> dict:
     return json.loads(foley("status", "--json", home=home).stdout)
 
@@ -46,10 +57,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def home(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("home")
     foley(
-        "build",
-        str(corpus / "videos"),
-        "--narrations",
-        str(corpus / "narrations.json"),
+        *build_args(corpus),
         "--steps",
         STEPS,
         home=home,
@@ -155,10 +163,7 @@ def test_eval_reports_every_part_with_baselines(home: Path, corpus: Path):
 def test_second_build_adds_nothing(home: Path, corpus: Path):
     before = status(home)
     done = foley(
-        "build",
-        str(corpus / "videos"),
-        "--narrations",
-        str(corpus / "narrations.json"),
+        *build_args(corpus),
         "--json",
         home=home,
     )
@@ -258,10 +263,7 @@ def test_kill_9_then_build_again_leaves_no_duplicate_or_gap(
     process.send_signal(signal.SIGKILL)
     process.wait()
     foley(
-        "build",
-        str(corpus / "videos"),
-        "--narrations",
-        str(corpus / "narrations.json"),
+        *build_args(corpus),
         "--steps",
         STEPS,
         home=interrupted,
