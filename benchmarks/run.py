@@ -1,6 +1,6 @@
 """Build and search speed on a synthetic corpus, each stage beside a baseline from the same run.
 
-    python -m benchmarks.run [--videos 24] [--seconds 60] [--steps 800] [--out benchmarks/results]
+    python -m benchmarks.run [--videos 24] [--seconds 60] [--steps N] [--out benchmarks/results]
 
 Writes ``results.json`` and prints a table. Baselines: ingest vs a bare PyAV decode of the same
 files; FAISS search vs brute-force numpy over the same vectors; engine text search vs its
@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=24)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--steps", type=int, help="training steps (default: the config's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()

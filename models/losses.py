@@ -61,18 +61,6 @@ def pairwise_terms(
     }
 
 
-def pairwise_loss(
-    v: torch.Tensor,
-    a: torch.Tensor,
-    t: torch.Tensor,
-    has_text: torch.Tensor,
-    scale: torch.Tensor | float,
-    va_weights: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """InfoNCE(V-A) + InfoNCE(V-L) + InfoNCE(A-L): the ``pairwise`` ablation."""
-    return sum(pairwise_terms(v, a, t, has_text, scale, va_weights).values())
-
-
 @torch.no_grad()
 def agreement_weights(
     a: torch.Tensor,

@@ -27,7 +27,7 @@ from models.config import (
     to_dict,
 )
 from models.factory import create_model, get_config, list_configs
-from models.losses import agreement_weights, consensus_loss, info_nce, mc3_loss, pairwise_loss
+from models.losses import agreement_weights, consensus_loss, info_nce, mc3_loss, pairwise_terms
 from models.text import SentenceEncoder, minilm_dir
 from models.tokenizer import WordPieceTokenizer
 from models.train import GroupedSampler, train_mc3
@@ -338,7 +338,7 @@ def test_mc3_loss_schedule():
     has_text = torch.tensor([True] * 6 + [False] * 2)
     config = LossConfig(consensus_warmup_steps=10)
     warm, parts = mc3_loss(v, a, t, has_text, 10.0, config, step=5)
-    assert torch.allclose(warm, pairwise_loss(v, a, t, has_text, 10.0))
+    assert torch.allclose(warm, sum(pairwise_terms(v, a, t, has_text, 10.0).values()))
     assert "consensus" not in parts
     full, parts = mc3_loss(v, a, t, has_text, 10.0, config, step=10)
     assert parts["consensus"] > 0 and 0 < parts["agreement"] < 1
