@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,7 @@ class FoleyConfig:
     model: str = "mc3-small"  # a config name from models/configs or a JSON path
     train: TrainConfig = field(default_factory=TrainConfig)
     embed_batch: int = 64
-    progress: bool = True
+    progress: bool = field(default_factory=lambda: sys.stderr.isatty())  # bars for people
 
     @property
     def cache_dir(self) -> Path:
