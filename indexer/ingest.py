@@ -7,8 +7,11 @@ committed together with all its clips only after its cache entry is safely writt
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
 import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +32,8 @@ from indexer.narrations import (
     load_narrations,
     parse_subtitles,
 )
+
+PR_SET_PDEATHSIG = 1  # prctl option: signal this process when its parent dies
 
 
 @dataclass
@@ -144,13 +149,21 @@ def _decode_all(
     # forked workers only decode and write the cache; the build lock is a POSIX record lock,
     # which a forked child does not hold, so a killed build never leaves the home locked
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_die_with_parent
+    ) as pool:
         with warnings.catch_warnings():
             # ingest runs before the vector store is opened: no LanceDB work is in flight
             warnings.filterwarnings("ignore", message="lancedb fork support")
             futures = [pool.submit(_decode_into_cache, str(p), key, config) for p, _, key in todo]
         for future in futures:
             yield future.result()
+
+
+def _die_with_parent() -> None:
+    """Linux: a decode worker is killed when its build process dies, even by kill -9."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: no such call
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _load_narration_file(

@@ -42,6 +42,19 @@ def build_args(corpus: Path, *extra: str) -> list[str]:
     ]
 
 
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def status(home: Path) -> dict:
     return json.loads(foley("status", "--json", home=home).stdout)
 
@@ -260,8 +273,13 @@ def test_kill_9_then_build_again_leaves_no_duplicate_or_gap(
             break
         time.sleep(0.02)
     assert process.poll() is None, "build finished before it could be interrupted"
+    workers = _children(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "orphaned workers"
     foley(
         *build_args(corpus),
         "--steps",
