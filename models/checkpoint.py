@@ -60,11 +60,6 @@ def save_model(model: MC3, directory: str | Path) -> str:
     return version
 
 
-def read_version(directory: str | Path) -> str:
-    with safe_open(str(Path(directory) / WEIGHTS_FILE), "pt") as f:
-        return f.metadata()["version"]
-
-
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> MC3:
     """Rebuild the model from its checkpoint folder, in eval mode, on ``device``."""
     path = Path(directory) / WEIGHTS_FILE
