@@ -89,3 +89,25 @@ def square_frame(k: int, n_frames: int, size: tuple[int, int]) -> np.ndarray:
 def make_video() -> Callable[..., Path]:
     """The `write_video` function: `make_video(tmp_path / "v.mp4", seconds=2.0, audio=False)`."""
     return write_video
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic corpus (`foley synth` output): 3 videos x 16 s, seed 5."""
+    from indexer.synth import write_corpus
+
+    out = tmp_path_factory.mktemp("tiny-corpus")
+    write_corpus(out, videos=3, seconds=16, seed=5, workers=2, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_home(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Foley home built from `tiny_corpus` with a briefly trained model (shared, read-only)."""
+    from indexer.build import build
+    from indexer.config import FoleyConfig
+
+    home = tmp_path_factory.mktemp("tiny-home")
+    config = FoleyConfig.for_home(home, progress=False)
+    build(tiny_corpus / "videos", tiny_corpus / "narrations.json", config, steps=30)
+    return home
