@@ -78,13 +78,22 @@ class SearchResult:
 class Engine:
     """Search one Foley home (see module docstring)."""
 
-    def __init__(self, home: str | Path | None = None, config: FoleyConfig | None = None) -> None:
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        config: FoleyConfig | None = None,
+        model_version: str | None = None,
+    ) -> None:
+        """Load the home's current model, or ``model_version`` (e.g. the one an index names)."""
         self.config = config or FoleyConfig.for_home(home)
         if not (self.config.home.exists()):
             raise QueryError(f"no Foley home at {self.config.home}: run `foley build` first")
         self.catalog = Catalog(self.config.catalog_url)
         self.store = VectorStore(self.config.vectors_dir)
-        current = self.catalog.current_model()
+        if model_version is None:
+            current = self.catalog.current_model()
+        else:
+            current = self.catalog.model_version(model_version)
         if current is None:
             raise QueryError(f"no trained model in {self.config.home}: run `foley build` first")
         self.version = current.version
