@@ -21,11 +21,14 @@ install: $(STAMP)
 # espeak-ng gives the synthetic corpus a real voice; without it a formant voice is used.
 # The PostgreSQL server binaries (/usr/lib/postgresql/*/bin) let the catalog tests start a
 # throwaway server of their own; without them those tests fail, naming this target.
+# Chromium (/usr/bin/chromium, with a font) is the browser the web app's tests drive through
+# Playwright; no browser is ever downloaded.
 # Whatever is missing is installed with one apt-get update when running as root.
 system-deps:
 	@missing=""; \
 	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium fonts-liberation"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq || echo "warning: apt-get update failed" >&2; \
@@ -39,6 +42,9 @@ system-deps:
 	  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
 	    || echo "warning: PostgreSQL server missing (Debian: apt-get install postgresql);" \
 	            "the PostgreSQL catalog tests will fail" >&2; \
+	  test -x /usr/bin/chromium \
+	    || echo "warning: /usr/bin/chromium missing (Debian: apt-get install chromium);" \
+	            "the browser tests will fail" >&2; \
 	fi; true
 
 lint: install
