@@ -1,4 +1,5 @@
-"""``foley build``: ingest -> train (when needed) -> embed -> index, each stage timed.
+"""``foley build``: ingest -> train (when needed) -> embed -> index -> train the DenseAV
+localiser (when needed), each stage timed.
 
 Every stage is resumable: ingest skips what the catalog holds, training resumes from its
 checkpoint, embedding writes only missing vectors, and the index is swapped in atomically.
@@ -44,6 +45,7 @@ class BuildReport:
     ingest: IngestReport
     trained: bool = False
     model_version: str | None = None
+    trained_localizer: str | None = None  # the DenseAV version trained by this build
     embedded: dict[str, int] = field(default_factory=dict)
     index: dict[str, Any] = field(default_factory=dict)
     timings: list[StageTiming] = field(default_factory=list)
@@ -53,6 +55,7 @@ class BuildReport:
             "ingest": asdict(self.ingest),
             "trained": self.trained,
             "model_version": self.model_version,
+            "trained_localizer": self.trained_localizer,
             "embedded": self.embedded,
             "index": self.index,
             "timings": [{**asdict(t), "per_second": round(t.rate, 2)} for t in self.timings],
@@ -67,6 +70,8 @@ class BuildReport:
         lines += [f"  error: {e}" for e in i.errors]
         if self.trained:
             lines.append(f"trained model {self.model_version}")
+        if self.trained_localizer:
+            lines.append(f"trained DenseAV localiser {self.trained_localizer}")
         lines.append(f"embedded: {self.embedded}")
         lines += [
             f"  {t.stage:<7} {t.seconds:7.1f} s  {t.items:6d} {t.unit}  ({t.rate:.1f} {t.unit}/s)"
@@ -100,6 +105,9 @@ def _timed(report: BuildReport, stage: str, unit: str) -> Iterator[StageTiming]:
     report.timings.append(timing)
 
 
+MODEL_KINDS = ("mc3", "denseav")
+
+
 def build(
     videos: Path,
     narrations: Path | None,
@@ -107,8 +115,16 @@ def build(
     train: bool | None = None,
     steps: int | None = None,
     workers: int = 2,
+    models: tuple[str, ...] = MODEL_KINDS,
 ) -> BuildReport:
-    """Run the whole build (see module docstring). ``train=None``: train only if no model."""
+    """Run the whole build (see module docstring).
+
+    ``models`` are the kinds to train: with ``train=None`` only those with no model yet,
+    with ``train=True`` all of them again. The search index always needs an MC3 model.
+    """
+    unknown = set(models) - set(MODEL_KINDS)
+    if unknown:
+        raise ValueError(f"unknown model kind(s) {sorted(unknown)}; choose from {MODEL_KINDS}")
     with home_lock(config.home):
         catalog = Catalog(config.catalog_url)
         report = BuildReport(IngestReport())
@@ -117,13 +133,13 @@ def build(
             timing.items = report.ingest.clips
 
         current = catalog.current_model()
-        if train or (train is None and current is None):
+        if "mc3" in models and (train or (train is None and current is None)):
             with _timed(report, "train", "steps") as timing:
                 model, current, result = train_model(config, catalog, config.model, steps)
                 timing.items = result.steps
             report.trained = True
         elif current is None:
-            raise RuntimeError("no trained model in this home: run build with --train")
+            raise RuntimeError("no MC3 model in this home: build with --models mc3 (the default)")
         else:
             model = load_model(Path(current.path))
         report.model_version = current.version
@@ -148,6 +164,13 @@ def build(
             catalog.record_index_build(current.version, manifest)
             report.index = manifest
             timing.items = sum(m["count"] for m in manifest["modalities"].values())
+
+        localizer = catalog.current_model("denseav")
+        if "denseav" in models and (train or (train is None and localizer is None)):
+            with _timed(report, "locate", "steps") as timing:
+                _, localizer, result = train_model(config, catalog, config.localizer, steps)
+                timing.items = result.steps
+            report.trained_localizer = localizer.version
         return report
 
 
@@ -164,6 +187,7 @@ def home_status(config: FoleyConfig) -> dict[str, Any]:
         "models": [
             {
                 "name": m.name,
+                "kind": m.kind,
                 "version": m.version,
                 "current": bool(m.current),
                 "steps": m.steps,

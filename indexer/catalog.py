@@ -25,7 +25,9 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -87,6 +89,7 @@ class ModelVersion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(128))  # config name, e.g. "mc3-small"
+    kind: Mapped[str] = mapped_column(String(32), default="mc3", server_default="mc3")
     path: Mapped[str] = mapped_column(Text)
     config: Mapped[str] = mapped_column(Text)  # JSON
     steps: Mapped[int] = mapped_column(Integer)
@@ -160,6 +163,16 @@ class Catalog:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Upgrade a catalog made by an older Foley: model versions gained ``kind``."""
+        columns = {c["name"] for c in inspect(self.engine).get_columns("model_versions")}
+        if "kind" not in columns:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    text("ALTER TABLE model_versions ADD COLUMN kind VARCHAR(32) DEFAULT 'mc3'")
+                )
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -239,12 +252,15 @@ class Catalog:
             if existing is None:
                 s.add(version)
             if make_current:
-                for mv in s.scalars(select(ModelVersion)):
+                same_kind = select(ModelVersion).where(ModelVersion.kind == version.kind)
+                for mv in s.scalars(same_kind):
                     mv.current = int(mv.version == version.version)
 
-    def current_model(self) -> ModelVersion | None:
+    def current_model(self, kind: str = "mc3") -> ModelVersion | None:
+        """The model of ``kind`` ("mc3", "denseav", ...) that searches use now."""
         with self.session() as s:
-            return s.scalar(select(ModelVersion).where(ModelVersion.current == 1))
+            query = select(ModelVersion).where(ModelVersion.current == 1, ModelVersion.kind == kind)
+            return s.scalar(query)
 
     def model_versions(self) -> list[ModelVersion]:
         with self.session() as s:

@@ -10,6 +10,8 @@ from pathlib import Path
 from models.config import TrainConfig
 
 DEFAULT_HOME = "foley-home"
+# DenseAV trains on one frame per clip: cheaper steps, fewer of them than MC3.
+LOCALIZER_TRAIN = TrainConfig(steps=400, batch_size=48, lr=2e-3, videos_per_batch=2)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
 
 
@@ -40,8 +42,17 @@ class FoleyConfig:
     clips: ClipPolicy = field(default_factory=ClipPolicy)
     model: str = "mc3-small"  # a config name from models/configs or a JSON path
     train: TrainConfig = field(default_factory=TrainConfig)
+    localizer: str = "denseav-small"  # the DenseAV config (name or JSON path)
+    localizer_train: TrainConfig = field(default_factory=lambda: LOCALIZER_TRAIN)
     embed_batch: int = 64
     progress: bool = field(default_factory=lambda: sys.stderr.isatty())  # bars for people
+
+    def model_config_name(self, kind: str) -> str:
+        """The config name used for a model kind ("mc3" or "denseav")."""
+        return {"mc3": self.model, "denseav": self.localizer}[kind]
+
+    def train_config(self, kind: str) -> TrainConfig:
+        return {"mc3": self.train, "denseav": self.localizer_train}[kind]
 
     @property
     def cache_dir(self) -> Path:

@@ -23,7 +23,8 @@ def clip_texts(rows: Sequence[ClipRow]) -> tuple[list[str], torch.Tensor]:
 class ClipDataset(Dataset):
     """Items ``{"frames", "audio", "text", "has_text", "index"}`` for a list of catalog clips.
 
-    ``prepared_text`` holds one row per clip (the text tower's ``prepare`` output).
+    ``prepared_text`` holds one row per clip (the text tower's ``prepare`` output); without
+    it (models that read no text) items carry no ``text``/``has_text``.
     ``jitter`` > 0 moves each clip window by up to that many seconds at random (training
     augmentation); 0 reads the exact window (embedding).
     """
@@ -33,8 +34,8 @@ class ClipDataset(Dataset):
         rows: Sequence[ClipRow],
         cache: ClipCache,
         shape: ClipShape,
-        prepared_text: torch.Tensor,
-        has_text: torch.Tensor,
+        prepared_text: torch.Tensor | None = None,
+        has_text: torch.Tensor | None = None,
         jitter: float = 0.0,
         seed: int = 0,
     ) -> None:
@@ -66,10 +67,11 @@ class ClipDataset(Dataset):
         end = start + self.shape.seconds
         frames = video.clip_frames(start, end, self.shape.frames)  # (F, S, S, 3) uint8
         audio = video.clip_audio(start, end)  # (N,) float32
-        return {
+        item = {
             "frames": torch.from_numpy(frames),
             "audio": torch.from_numpy(audio),
-            "text": self.prepared_text[index],
-            "has_text": self.has_text[index],
             "index": torch.tensor(index),
         }
+        if self.prepared_text is not None and self.has_text is not None:
+            item["text"], item["has_text"] = self.prepared_text[index], self.has_text[index]
+        return item

@@ -137,6 +137,33 @@ def decode(
     )
 
 
+def read_frame(path: Path, at: float, max_side: int = 480) -> np.ndarray:
+    """The frame shown at ``at`` seconds of a video, or a still image, as (H, W, 3) uint8 RGB
+    at its own aspect ratio, scaled down to at most ``max_side`` pixels."""
+    path = Path(path)
+    try:
+        container = _open(path)
+    except MediaError as e:
+        if str(e) != "an image, not a video":
+            raise
+        container = av.open(str(path))
+    with container:
+        stream = _video_stream(container)
+        origin = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        if at > 0 and stream.time_base is not None:
+            container.seek(int((origin + at) / stream.time_base), stream=stream, backward=True)
+        chosen = None
+        for frame in _decoded_frames(container, [stream]):
+            if chosen is not None and frame.time is not None and frame.time - origin > at:
+                break
+            chosen = frame
+        if chosen is None:
+            raise MediaError("no video frames could be decoded")
+        scale = min(1.0, max_side / max(chosen.width, chosen.height))
+        width, height = max(2, round(chosen.width * scale)), max(2, round(chosen.height * scale))
+        return chosen.to_ndarray(format="rgb24", width=width, height=height)
+
+
 def read_audio(path: Path, sample_rate: int = 16000) -> np.ndarray:
     """The first audio track of any audio or video file as (N,) mono float32 in [-1, 1]."""
     path = Path(path)

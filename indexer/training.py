@@ -1,4 +1,4 @@
-"""Train a model on the clip cache and register it as a version in the catalog."""
+"""Train a model (MC3 or DenseAV) on the clip cache and register it in the catalog."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ import json
 import shutil
 from dataclasses import replace
 
+from torch import nn
+
 from indexer.cache import ClipCache
 from indexer.catalog import Catalog, ClipRow, ModelVersion
 from indexer.config import FoleyConfig
 from indexer.dataset import ClipDataset, clip_texts
 from models.checkpoint import save_model
 from models.config import to_dict
-from models.factory import create_model, get_config
-from models.mc3 import MC3
+from models.denseav.train import train_denseav
+from models.factory import create_model, get_config, model_kind
 from models.train import TrainResult, train_mc3
 
 # Each training clip's window moves by up to this much: cheap augmentation.
 TRAIN_JITTER_SECONDS = 0.25
+TRAINERS = {"mc3": train_mc3, "denseav": train_denseav}
 
 
 def train_model(
@@ -27,31 +30,36 @@ def train_model(
     steps: int | None = None,
     make_current: bool = True,
     device: str = "cpu",
-) -> tuple[MC3, ModelVersion, TrainResult]:
+) -> tuple[nn.Module, ModelVersion, TrainResult]:
     """Train ``model_name`` (a config name or JSON path) on the catalog's training clips.
 
     Training checkpoints go to ``<home>/models/training-<name>`` so a killed run resumes;
     the finished model is saved to ``<home>/models/<version>``.
     """
-    mc3_config = get_config(model_name)
-    train_config = config.train if steps is None else replace(config.train, steps=steps)
+    model_config = get_config(model_name)
+    kind = model_kind(model_config)
+    train_config = config.train_config(kind)
+    if steps is not None:
+        train_config = replace(train_config, steps=steps)
     rows = [r for r in catalog.clips() if r.split == "train"]
     if not rows:
         raise RuntimeError("no clips to train on: ingest some videos first")
-    model = create_model(mc3_config, device)
-    texts, has_text = clip_texts(rows)
+    model = create_model(model_config, device)
+    text: tuple = ()
+    if kind == "mc3":
+        texts, has_text = clip_texts(rows)
+        text = (model.prepare_text(texts), has_text)
     dataset = ClipDataset(
         rows,
         ClipCache(config.cache_dir),
-        mc3_config.clip,
-        model.prepare_text(texts),
-        has_text,
+        model_config.clip,
+        *text,
         jitter=TRAIN_JITTER_SECONDS,
         seed=train_config.seed,
     )
     label = model_name.replace("/", "_").removesuffix(".json")
     work_dir = config.models_dir / f"training-{label}"
-    result = train_mc3(
+    result = TRAINERS[kind](
         model,
         dataset,
         train_config,
@@ -60,17 +68,19 @@ def train_model(
         progress=config.progress,
         groups=_video_groups(rows),
     )
-    version = save_model(model, config.models_dir / "incoming")
+    incoming = config.models_dir / f"incoming-{kind}"
+    version = save_model(model, incoming)
     final = config.models_dir / version
     if final.exists():
         shutil.rmtree(final)
-    (config.models_dir / "incoming").rename(final)
+    incoming.rename(final)
     shutil.rmtree(work_dir, ignore_errors=True)
     record = ModelVersion(
         version=version,
         name=label,
+        kind=kind,
         path=str(final),
-        config=json.dumps(to_dict(mc3_config)),
+        config=json.dumps(to_dict(model_config)),
         steps=result.steps,
         train_seconds=result.seconds,
     )

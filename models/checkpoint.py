@@ -1,4 +1,5 @@
-"""Versioned MC3 checkpoints: a folder with ``model.safetensors`` and ``config.json``.
+"""Versioned model checkpoints (MC3, DenseAV): a folder with ``model.safetensors`` and
+``config.json``.
 
 ``model.safetensors`` is self-contained (its metadata carries the config and the version), so
 one atomic rename publishes a consistent checkpoint; ``config.json`` is a readable copy.
@@ -19,8 +20,11 @@ from typing import Any
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save
+from torch import nn
 
-from models.config import MC3Config, from_dict, to_dict
+from models.config import MC3Config, to_dict
+from models.denseav.model import DenseAV
+from models.factory import config_from_dict, create_model
 from models.mc3 import MC3
 
 WEIGHTS_FILE = "model.safetensors"
@@ -39,34 +43,35 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def own_state_dict(model: MC3) -> dict[str, torch.Tensor]:
+def own_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """The state dict without the frozen external backbones (see ``MC3.external_prefixes``)."""
     skip = tuple(model.external_prefixes())
     state = model.state_dict()
     return {k: v.detach().cpu().contiguous() for k, v in state.items() if not k.startswith(skip)}
 
 
-def save_model(model: MC3, directory: str | Path) -> str:
+def save_model(model: MC3 | DenseAV, directory: str | Path) -> str:
     """Save weights + config into ``directory``; returns the version (a short content hash)."""
     directory = Path(directory)
     config_json = json.dumps(to_dict(model.config), sort_keys=True)
     state = own_state_dict(model)
     version = hashlib.sha256(config_json.encode() + save(state)).hexdigest()[:12]
-    data = save(state, metadata={"config": config_json, "version": version})  # stands alone
+    metadata = {"config": config_json, "version": version, "kind": model.kind}
+    data = save(state, metadata=metadata)  # stands alone
     atomic_write(directory / WEIGHTS_FILE, data)
-    readable = {**to_dict(model.config), "version": version}
+    readable = {"kind": model.kind, **to_dict(model.config), "version": version}
     atomic_write(directory / CONFIG_FILE, json.dumps(readable, indent=2).encode())
     model.version = version
     return version
 
 
-def load_model(directory: str | Path, device: str | torch.device = "cpu") -> MC3:
-    """Rebuild the model from its checkpoint folder, in eval mode, on ``device``."""
+def load_model(directory: str | Path, device: str | torch.device = "cpu") -> Any:
+    """Rebuild the model (MC3 or DenseAV) from its checkpoint folder, in eval mode."""
     path = Path(directory) / WEIGHTS_FILE
     with safe_open(str(path), "pt") as f:
         meta = f.metadata()
-    config = from_dict(MC3Config, json.loads(meta["config"]))
-    model = MC3(_without_saved_external_weights(config))
+    config = config_from_dict(json.loads(meta["config"]), meta.get("kind", "mc3"))
+    model = create_model(_without_saved_external_weights(config))
     model.config = config
     state = load_file(str(path))
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -78,14 +83,15 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> MC3
     return model.to(device).eval()
 
 
-def _without_saved_external_weights(config: MC3Config) -> MC3Config:
+def _without_saved_external_weights(config: Any) -> Any:
     """Skip loading outside weights the checkpoint carries anyway (audio checkpoint, a
     fine-tuned open_clip), so a checkpoint loads even where those files are gone."""
     audio = dataclasses.replace(config.audio, checkpoint=None)
-    video = config.video
-    if video.trainable:
-        video = dataclasses.replace(video, open_clip_pretrained=None)
-    return dataclasses.replace(config, audio=audio, video=video)
+    image_field = "video" if isinstance(config, MC3Config) else "image"
+    image = getattr(config, image_field)
+    if image.trainable:
+        image = dataclasses.replace(image, open_clip_pretrained=None)
+    return dataclasses.replace(config, audio=audio, **{image_field: image})
 
 
 def save_train_state(directory: str | Path, state: dict[str, Any]) -> None:

@@ -6,9 +6,7 @@ are that JSON, and the saved checkpoint carries them so the model rebuilds exact
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 
@@ -122,8 +120,3 @@ def _resolve(cls: type, name: str) -> Any:
     import typing
 
     return typing.get_type_hints(cls)[name]
-
-
-def load_config(path: str | Path) -> MC3Config:
-    """Read an MC3 config JSON file (partial files fill in defaults)."""
-    return from_dict(MC3Config, json.loads(Path(path).read_text()))

@@ -23,6 +23,8 @@ MAX_LOGIT_SCALE = 100.0  # as CLIP: the learned temperature never goes below 0.0
 
 
 class MC3(nn.Module):
+    kind = "mc3"
+
     def __init__(self, config: MC3Config):
         super().__init__()
         self.config = config

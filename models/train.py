@@ -1,6 +1,8 @@
-"""Self-supervised MC3 training on a clip dataset: AdamW, cosine LR, resumable checkpoints.
+"""Self-supervised training on a clip dataset: AdamW, cosine LR, resumable checkpoints.
 
-A dataset item is ``{"frames": uint8 (F, H, W, 3), "audio": float32 (N,), "text": a row of
+``run_training`` is the loop every model shares (MC3, DenseAV); a model brings its own
+``step_fn(model, batch, step) -> (loss, parts)``. For MC3 a dataset item is
+``{"frames": uint8 (F, H, W, 3), "audio": float32 (N,), "text": a row of
 model.prepare_text(...), "has_text": bool}``. With ``checkpoint_dir`` the run saves every
 ``save_every`` steps and at the end, and a later call with more steps continues from there.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from torch.utils.data import Dataset, default_collate
 from tqdm import tqdm
 
@@ -120,7 +123,7 @@ def learning_rate(step: int, train: TrainConfig) -> float:
     return train.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-def make_optimizer(model: MC3, train: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.AdamW:
     """AdamW; weight decay on matrices and conv kernels only (not biases, norms, the scale)."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
@@ -139,10 +142,23 @@ def train_step(model: MC3, batch: dict[str, torch.Tensor], step: int) -> tuple[t
     return mc3_loss(v, a, t, has_text, model.scale(), model.config.loss, step)
 
 
-def train_mc3(
-    model: MC3,
+StepFn = Callable[[Any, dict[str, torch.Tensor], int], tuple[torch.Tensor, dict[str, float]]]
+
+
+def train_mc3(model: MC3, dataset: Dataset, train: TrainConfig, **options: Any) -> TrainResult:
+    """Train MC3 in place (see ``run_training`` for the options).
+
+    ``log`` gets ``{"step", "lr", "loss", "va", "vl", "al", ...}`` every 50 steps.
+    """
+    return run_training(model, dataset, train, train_step, "train mc3", **options)
+
+
+def run_training(
+    model: nn.Module,
     dataset: Dataset,
     train: TrainConfig,
+    step_fn: StepFn,
+    desc: str,
     device: str | torch.device = "cpu",
     checkpoint_dir: Path | None = None,
     save_every: int = 200,
@@ -153,9 +169,7 @@ def train_mc3(
     """Train ``model`` in place for ``train.steps`` steps in all (resuming if it can).
 
     ``groups`` (one id per dataset item, e.g. its video) enables same-video batches when
-    ``train.videos_per_batch`` > 0.
-
-    ``log`` gets ``{"step", "lr", "loss", "va", "vl", "al", ...}`` every 50 steps.
+    ``train.videos_per_batch`` > 0. ``log`` gets the step's parts every 50 steps.
     """
     started = time.perf_counter()
     if train.threads > 0:
@@ -205,7 +219,7 @@ def train_mc3(
         initial=step,
         disable=not progress,
         file=sys.stderr,
-        desc="train mc3",
+        desc=desc,
         dynamic_ncols=True,
     )
     window: list[float] = []
@@ -217,7 +231,7 @@ def train_mc3(
         lr = learning_rate(step, train)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss, parts = train_step(model, batch, step)
+        loss, parts = step_fn(model, batch, step)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, GRAD_CLIP)

@@ -2,8 +2,9 @@
 
 Results are matched to ground truth by video and time overlap. Every figure comes with its
 baselines measured in the same run: random ranking, the pairwise-only model, narration
-full-text alone, the learned embedding alone and the from-scratch text tower. Parts that
-cannot be computed yet (localisation, generation) are ``None``.
+full-text alone, the learned embedding alone, the from-scratch text tower, the centre prior
+and mean-pooled DenseAV. Parts that cannot be computed (no DenseAV model, generation not
+built yet) are ``None``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from models.checkpoint import load_model
 from models.mc3 import MC3
 from searchd.engine import Engine
 from searchd.fusion import fuse_text_rankings
+from searchd.localization_eval import evaluate_localization
 from searchd.metrics import (
     average_precision,
     random_rankings,
@@ -283,9 +285,13 @@ def evaluate(
                 "text->audio unseen": evaluator.text_to_audio(view, parts, True),
             }
         }
-    for name in ("center", "mean_pool", "unconditioned", "retrieval_only", "griffin_lim"):
+    localization, localization_baselines = evaluate_localization(
+        engine.config, engine.catalog, labels_path, ablations, steps
+    )
+    baselines.update(localization_baselines)
+    for name in ("unconditioned", "retrieval_only", "griffin_lim"):
         baselines[name] = None
-    report["localization"] = {
+    report["localization"] = localization or {
         "sound": {"mIoU": None, "AP": None},
         "speech": {"mIoU": None, "AP": None},
         "speech_head_agreement": None,

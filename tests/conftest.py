@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# Several torch processes share 2 cores during the tests (servers, subprocess CLIs): spinning
+# OpenMP workers would starve each other (a 10-40x slowdown); waiting threads must sleep.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path

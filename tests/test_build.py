@@ -86,9 +86,10 @@ def test_status_reports_what_the_home_holds(home: Path):
     assert doc["vectors"]["audio"] == doc["vectors"]["video"] == doc["clips"]
     assert 0 < doc["vectors"]["text"] < doc["clips"]  # stride clips have no narration
     assert doc["errors"] == []
-    current = [m for m in doc["models"] if m["current"]]
-    assert len(current) == 1 and current[0]["steps"] == int(STEPS)
-    assert doc["index"]["model_version"] == current[0]["version"]
+    current = {m["kind"]: m for m in doc["models"] if m["current"]}
+    assert set(current) == {"mc3", "denseav"}  # one search model, one localiser
+    assert current["mc3"]["steps"] == current["denseav"]["steps"] == int(STEPS)
+    assert doc["index"]["model_version"] == current["mc3"]["version"]
 
 
 def test_search_json_has_the_contract_shape(home: Path, corpus: Path):
@@ -166,7 +167,10 @@ def test_eval_reports_every_part_with_baselines(home: Path, corpus: Path):
         assert set(doc["retrieval"][task]) >= {"mAP", "R@1", "R@5", "R@10"}
         assert 0 <= doc["retrieval"][task]["mAP"] <= 1
     assert 0 <= doc["discovery"]["AP"] <= 1
-    assert doc["localization"]["sound"] == {"mIoU": None, "AP": None}
+    for kind in ("sound", "speech"):  # the home's DenseAV, briefly trained, and the centre prior
+        for part in (doc["localization"][kind], doc["baselines"]["center"]["localization"][kind]):
+            assert 0 <= part["mIoU"] <= 1 and 0 <= part["AP"] <= 1 and part["cases"] > 0
+    assert doc["baselines"]["mean_pool"] is None  # not trained unless --ablations
     baselines = doc["baselines"]
     assert {"random", "pairwise", "text_only", "embedding_only", "scratch_text"} <= set(baselines)
     assert baselines["pairwise"] is None  # not trained unless --ablations
@@ -219,7 +223,10 @@ def test_bad_input_is_recorded_and_the_rest_builds(corpus: Path, tmp_path: Path)
         )
     )
     home = tmp_path / "home"
-    foley("build", str(videos), "--narrations", str(narrations), "--steps", "5", home=home)
+    mc3_only = ("--models", "mc3")
+    foley(
+        "build", str(videos), "--narrations", str(narrations), "--steps", "5", *mc3_only, home=home
+    )
     doc = status(home)
     assert doc["videos"] == 1
     errors = {Path(e["path"]).name: e["error"] for e in doc["errors"]}
@@ -231,7 +238,7 @@ def test_bad_input_is_recorded_and_the_rest_builds(corpus: Path, tmp_path: Path)
     assert "narrations.json" in errors
     assert all("\n" not in e for e in errors.values())
     # a second build duplicates nothing and keeps what was indexed
-    foley("build", str(videos), "--narrations", str(narrations), home=home)
+    foley("build", str(videos), "--narrations", str(narrations), *mc3_only, home=home)
     again = status(home)
     assert (again["videos"], again["clips"], again["vectors"]) == (
         doc["videos"],
@@ -240,7 +247,7 @@ def test_bad_input_is_recorded_and_the_rest_builds(corpus: Path, tmp_path: Path)
     )
     # adding a video processes only the new one
     shutil.copy(good[1], videos / good[1].name)
-    report = json.loads(foley("build", str(videos), "--json", home=home).stdout)
+    report = json.loads(foley("build", str(videos), "--json", *mc3_only, home=home).stdout)
     assert report["ingest"]["added"] == 1 and report["ingest"]["skipped"] == 5
 
 
@@ -259,6 +266,8 @@ def test_kill_9_then_build_again_leaves_no_duplicate_or_gap(
         str(corpus / "narrations.json"),
         "--steps",
         STEPS,
+        "--models",
+        "mc3",
     ]
     env = {**os.environ, "FOLEY_HOME": str(interrupted)}
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -280,12 +289,7 @@ def test_kill_9_then_build_again_leaves_no_duplicate_or_gap(
     while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
         time.sleep(0.1)
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "orphaned workers"
-    foley(
-        *build_args(corpus),
-        "--steps",
-        STEPS,
-        home=interrupted,
-    )
+    foley(*build_args(corpus), "--steps", STEPS, "--models", "mc3", home=interrupted)
     resumed, reference = status(interrupted), status(home)
     assert resumed["videos"] == reference["videos"]
     assert resumed["clips"] == reference["clips"]

@@ -7,16 +7,30 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ui.commands import build, demo, discover, evaluate, search, status, synth
+from ui.commands import (
+    build,
+    demo,
+    discover,
+    evaluate,
+    locate,
+    search,
+    serve,
+    status,
+    synth,
+    ui,
+)
 
 COMMANDS = {
     "synth": synth,
     "build": build,
     "search": search,
     "discover": discover,
+    "locate": locate,
     "eval": evaluate,
     "status": status,
     "demo": demo,
+    "serve": serve,
+    "ui": ui,
 }
 
 

@@ -22,7 +22,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="train a model (default: only when none exists yet)",
     )
     parser.add_argument("--steps", type=int, help="training steps (default from the config)")
-    parser.add_argument("--model", default="mc3-small", help="model config name or JSON path")
+    parser.add_argument("--model", default="mc3-small", help="MC3 config name or JSON path")
+    parser.add_argument(
+        "--models",
+        default="mc3,denseav",
+        help="comma-separated model kinds to train when missing (or all with --train): "
+        "mc3 (search), denseav (localisation); default: both",
+    )
     parser.add_argument("--workers", type=int, default=2, help="decoding processes")
     parser.set_defaults(run=run)
 
@@ -41,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         train=args.train,
         steps=args.steps,
         workers=args.workers,
+        models=tuple(kind.strip() for kind in args.models.split(",") if kind.strip()),
     )
     if args.json:
         print_json(report.to_json())

@@ -1,4 +1,4 @@
-"""foley eval: retrieval, discovery (and later localisation, generation) figures with baselines."""
+"""foley eval: retrieval, discovery, localisation (and later generation) figures with baselines."""
 
 from __future__ import annotations
 
@@ -48,6 +48,16 @@ def print_table(report: dict[str, Any]) -> None:
     values = [report["discovery"]["AP"]]
     values += [(b.get("discovery") or {}).get("AP") for b in baselines.values()]
     print(f"{'discovery AP':<28}" + "".join(_cell(v) for v in values))
+    for kind in ("sound", "speech"):
+        for metric in ("mIoU", "AP"):
+            values = [(report["localization"].get(kind) or {}).get(metric)]
+            values += [
+                ((b.get("localization") or {}).get(kind) or {}).get(metric)
+                for b in baselines.values()
+            ]
+            print(f"{'locate ' + kind + ' ' + metric:<28}" + "".join(_cell(v) for v in values))
+    agreement = report["localization"].get("speech_head_agreement")
+    print(f"{'speech-head agreement':<28}" + _cell(agreement))
     meta = report["meta"]
     print(
         f"\nmodel {meta['model_version']}, {meta['gallery_clips']} clips "

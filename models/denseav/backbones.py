@@ -1,0 +1,132 @@
+"""DenseAV's backbones: an image -> a feature grid v(h, w); a waveform -> features a(t).
+
+Both end in ``dim`` channels (split into heads by the model). The scratch image net keeps a
+16x16 grid for 64x64 frames (stride 4) with a receptive field wide enough to see a whole
+object; the audio net keeps ~12 time steps per 2 s clip (one per 160 ms).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import nn
+
+from models.audio import HOP, LOG_MEL_MEAN, LOG_MEL_STD, N_FFT
+from models.config import AudioTowerConfig, ClipShape
+
+PIXEL_MEAN, PIXEL_STD = 0.45, 0.225
+
+
+def conv2d_bn(
+    c_in: int, c_out: int, stride: int | tuple = 1, dilation: int = 1, padding: str = "zeros"
+) -> nn.Sequential:
+    """3x3 conv + BN + ReLU; images pad by reflection so the frame's border is no feature."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride, dilation, dilation, bias=False, padding_mode=padding),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ScratchImageBackbone(nn.Module):
+    """uint8 frames (B, H, W, 3) -> (B, dim, H/4, W/4).
+
+    Each cell sees 23 x 23 pixels (about one object in a 64-pixel frame), no more: trained
+    from scratch with a clip-level loss, a cell that saw the whole frame would learn "what
+    is in the picture" instead of "what is here", and the heat maps would not localise.
+    """
+
+    def __init__(self, width: int, dim: int):
+        super().__init__()
+        w = width
+        self.net = nn.Sequential(
+            conv2d_bn(3, w // 2, 2, padding="reflect"),  # 64 -> 32, sees 3 px
+            conv2d_bn(w // 2, w, 2, padding="reflect"),  # -> 16, 7 px
+            conv2d_bn(w, w, padding="reflect"),  # 15 px
+            conv2d_bn(w, w, padding="reflect"),  # 23 px
+        )
+        self.head = nn.Sequential(nn.Conv2d(w, w, 1), nn.ReLU(inplace=True), nn.Conv2d(w, dim, 1))
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x = frames.permute(0, 3, 1, 2).float() / 255.0  # (B, 3, H, W)
+        return self.head(self.net((x - PIXEL_MEAN) / PIXEL_STD))  # (B, dim, h, w)
+
+
+class OpenClipImageBackbone(nn.Module):
+    """A CLIP ViT's patch tokens as the grid (frozen unless ``trainable``), 1x1-projected."""
+
+    def __init__(self, model_name: str, pretrained: str | None, dim: int, trainable: bool):
+        super().__init__()
+        import open_clip  # slow import; only this backbone needs it
+
+        visual = open_clip.create_model(model_name, pretrained=pretrained).visual
+        if not hasattr(visual, "conv1"):
+            raise ValueError(f"{model_name}: dense features need a ViT vision tower")
+        visual.output_tokens = True
+        self.visual, self.trainable = visual, trainable
+        visual.requires_grad_(trainable)
+        size = visual.image_size
+        self.image_size = tuple(size) if isinstance(size, list | tuple) else (size, size)
+        mean = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
+        self.head = nn.Conv2d(visual.conv1.out_channels, dim, 1)
+
+    def train(self, mode: bool = True) -> OpenClipImageBackbone:
+        super().train(mode)
+        self.visual.train(mode and self.trainable)
+        return self
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x = frames.permute(0, 3, 1, 2).float() / 255.0
+        x = F.interpolate(x, size=self.image_size, mode="bilinear", antialias=True)
+        with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
+            _, tokens = self.visual((x - self.mean) / self.std)  # (B, h*w, width)
+        side = int(round(tokens.shape[1] ** 0.5))
+        grid = tokens.transpose(1, 2).reshape(len(x), -1, side, side)  # (B, width, h, w)
+        return self.head(grid)
+
+
+class AudioBackbone(nn.Module):
+    """16 kHz waveform (B, N) -> log-mel -> 2D convs -> frequency pooled -> (B, dim, T)."""
+
+    def __init__(self, config: AudioTowerConfig, clip: ClipShape, dim: int):
+        super().__init__()
+        import torchaudio
+
+        w = config.width
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=clip.sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=config.n_mels
+        )
+        self.net = nn.Sequential(
+            conv2d_bn(1, w // 2, 2),  # (B, w/2, mels/2, frames/2)
+            conv2d_bn(w // 2, w, 2),  # /4
+            conv2d_bn(w, w, 2),  # /8
+            conv2d_bn(w, 2 * w, (2, 2)),  # /16
+        )
+        self.temporal = nn.Sequential(
+            nn.Conv1d(2 * w, 2 * w, 3, padding=1), nn.ReLU(inplace=True), nn.Conv1d(2 * w, dim, 1)
+        )
+        if config.checkpoint:
+            self.load_checkpoint(config.checkpoint)
+
+    def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
+        spec = self.mel(wave.float())  # (B, n_mels, frames)
+        return ((torch.log(spec + 1e-6) - LOG_MEL_MEAN) / LOG_MEL_STD).unsqueeze(1)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        x = self.net(self.log_mel(wave))  # (B, 2w, mels/16, frames/16)
+        return self.temporal(x.amax(dim=2))  # (B, dim, T)
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Load a local state_dict of this backbone (``.safetensors``, else ``torch.save``)."""
+        path = Path(path)
+        if path.suffix == ".safetensors":
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        self.load_state_dict(state)

@@ -1,0 +1,41 @@
+"""Typed configuration of DenseAV (dense audio-visual localisation) and its training run.
+
+Like MC3's: a JSON file in ``models/configs/`` (``denseav-small.json``) plus weights; the
+checkpoint carries the config so the model rebuilds exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from models.config import AudioTowerConfig, ClipShape
+
+
+@dataclass(frozen=True)
+class ImageBackboneConfig:
+    """``scratch``: a small conv net; ``open_clip``: a CLIP ViT's patch tokens as the grid."""
+
+    kind: Literal["scratch", "open_clip"] = "scratch"
+    width: int = 64
+    open_clip_model: str | None = None
+    open_clip_pretrained: str | None = None  # a pretrained tag or a local checkpoint path
+    trainable: bool = False  # fine-tune the open_clip backbone (else only the 1x1 head)
+
+
+@dataclass(frozen=True)
+class DenseAVConfig:
+    """``aggregation``: ``max`` (max over space, mean over time: the paper's) or ``mean``
+    (mean over space and time: the baseline it beats); heads are combined by their max."""
+
+    dim: int = 64  # feature channels of a(t) and v(h, w), split evenly into the heads
+    heads: int = 2
+    clip: ClipShape = field(default_factory=ClipShape)
+    image: ImageBackboneConfig = field(default_factory=ImageBackboneConfig)
+    audio: AudioTowerConfig = field(default_factory=AudioTowerConfig)
+    aggregation: Literal["max", "mean"] = "max"
+    temperature: float = 0.1  # initial temperature of the learned similarity scale
+    # L2-normalise each image cell's feature per head; off: a cell's norm says how much
+    # "something is here", so the max over space can ignore a plain background
+    normalize_image: bool = True
+    head_overlap_weight: float = 0.0  # penalise two heads firing on the same place

@@ -1,0 +1,117 @@
+"""DenseAV (Hamilton et al., CVPR 2024): dense audio and image features whose similarity
+volume says where in the frame each moment of sound is.
+
+Shapes: B clips, K heads, C = dim / K channels per head, T audio steps, H x W image grid.
+
+    a = encode_audio(wave)       # (B, K, C, T)     L2-normalised per head and step
+    v = encode_image(frame)      # (B, K, C, H, W)  L2-normalised per head and cell
+    s_k(t, h, w) = <a_k(t), v_k(h, w)>              # similarity_volume
+    score = mean_t max_hw max_k s_k(t, h, w)        # aggregate ("max"; "mean": mean_t mean_hw)
+
+Training is a symmetric temperature-scaled InfoNCE over the B x B clip-vs-frame scores.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.denseav.backbones import AudioBackbone, OpenClipImageBackbone, ScratchImageBackbone
+from models.denseav.config import DenseAVConfig
+
+MAX_LOGIT_SCALE = 100.0
+
+
+class DenseAV(nn.Module):
+    kind = "denseav"
+
+    def __init__(self, config: DenseAVConfig):
+        super().__init__()
+        if config.dim % config.heads:
+            raise ValueError(f"dim {config.dim} does not split into {config.heads} heads")
+        self.config = config
+        self.version: str | None = None
+        if config.image.kind == "scratch":
+            self.image = ScratchImageBackbone(config.image.width, config.dim)
+        elif config.image.open_clip_model:
+            self.image = OpenClipImageBackbone(
+                config.image.open_clip_model,
+                config.image.open_clip_pretrained,
+                config.dim,
+                config.image.trainable,
+            )
+        else:
+            raise ValueError("image.kind 'open_clip' needs image.open_clip_model")
+        self.audio = AudioBackbone(config.audio, config.clip, config.dim)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / config.temperature)))
+
+    @property
+    def device(self) -> torch.device:
+        return self.logit_scale.device
+
+    def external_prefixes(self) -> list[str]:
+        """State-dict prefixes of frozen backbones whose weights come from elsewhere."""
+        if self.config.image.kind == "open_clip" and not self.config.image.trainable:
+            return ["image.visual."]
+        return []
+
+    def scale(self) -> torch.Tensor:
+        """The learned similarity scale (1 / temperature), clamped to [1, 100]."""
+        return self.logit_scale.exp().clamp(1.0, MAX_LOGIT_SCALE)
+
+    # --- features -----------------------------------------------------------------------
+    def encode_audio(self, wave: torch.Tensor) -> torch.Tensor:
+        """16 kHz waveform (B, N) -> a (B, K, C, T)."""
+        x = self.audio(wave.to(self.device))  # (B, dim, T)
+        x = x.unflatten(1, (self.config.heads, -1))  # (B, K, C, T)
+        return F.normalize(x, dim=2)
+
+    def encode_image(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (B, H, W, 3) -> v (B, K, C, h, w)."""
+        x = self.image(frames.to(self.device))  # (B, dim, h, w)
+        x = x.unflatten(1, (self.config.heads, -1))  # (B, K, C, h, w)
+        return F.normalize(x, dim=2) if self.config.normalize_image else x
+
+    # --- similarity ---------------------------------------------------------------------
+    @staticmethod
+    def similarity_volume(a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Paired clips: s (B, K, T, h, w) = <a_k(t), v_k(h, w)>."""
+        return torch.einsum("bkct,bkchw->bkthw", a, v)
+
+    def pairwise_scores(self, a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Every audio against every frame: (Ba, Bv) aggregated scores (see module doc)."""
+        s = torch.einsum("ikct,jkchw->ijkthw", a, v)  # (Ba, Bv, K, T, h, w)
+        return self.aggregate(s)
+
+    def aggregate(self, s: torch.Tensor) -> torch.Tensor:
+        """(..., K, T, h, w) -> (...): space pooled (max or mean), heads max, time mean."""
+        space = s.amax(dim=(-2, -1)) if self.config.aggregation == "max" else s.mean((-2, -1))
+        return space.amax(dim=-2).mean(dim=-1)  # heads: max; time: mean
+
+    # --- localisation -------------------------------------------------------------------
+    @torch.no_grad()
+    def heat_maps(
+        self, wave: torch.Tensor, frames: torch.Tensor, steps: slice | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-head heat maps of where the audio is in each frame.
+
+        ``wave`` (B, N) and ``frames`` (B, H, W, 3) are paired; ``steps`` selects the audio
+        time steps to average (default: all). Returns maps (B, K, H, W) at the frames' size,
+        raw similarities in [-1, 1], and the volume (B, K, T, h, w) for strips over time.
+        """
+        a, v = self.encode_audio(wave), self.encode_image(frames)
+        volume = self.similarity_volume(a, v)  # (B, K, T, h, w)
+        chosen = volume if steps is None else volume[:, :, steps]
+        maps = F.interpolate(
+            chosen.mean(dim=2), size=frames.shape[1:3], mode="bilinear", align_corners=False
+        )
+        return maps, volume
+
+    def audio_steps(self, start: float, end: float, seconds: float, steps: int) -> slice:
+        """The audio time steps (of ``steps`` over ``seconds``) that overlap [start, end)."""
+        first = max(0, min(steps - 1, int(start / seconds * steps)))
+        last = max(first + 1, min(steps, math.ceil(end / seconds * steps)))
+        return slice(first, last)

@@ -1,0 +1,30 @@
+"""DenseAV training: the shared loop (``models.train.run_training``) with DenseAV's step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from models.config import TrainConfig
+from models.denseav.losses import denseav_loss
+from models.denseav.model import DenseAV
+from models.train import TrainResult, run_training
+
+
+def denseav_step(
+    model: DenseAV, batch: dict[str, torch.Tensor], step: int
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """One random frame per clip against the clip's whole audio."""
+    frames = batch["frames"]  # (B, F, H, W, 3)
+    pick = torch.randint(frames.shape[1], (len(frames),))
+    frame = frames[torch.arange(len(frames)), pick]  # (B, H, W, 3)
+    return denseav_loss(model, model.encode_audio(batch["audio"]), model.encode_image(frame))
+
+
+def train_denseav(
+    model: DenseAV, dataset: Dataset, train: TrainConfig, **options: Any
+) -> TrainResult:
+    """Train DenseAV in place (options as ``run_training``: checkpoint_dir, groups, ...)."""
+    return run_training(model, dataset, train, denseav_step, "train denseav", **options)

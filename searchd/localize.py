@@ -1,0 +1,144 @@
+"""Where is the sound? DenseAV heat maps per head for an audio clip and a frame.
+
+``Localizer(model, head_names).locate(wave, frame)`` gives, per head, the heat map at the
+frame's own size, its activation (the head's aggregated score), the peak and a box, plus a
+strip over time. ``heat_box`` is the one rule that turns a heat map into a region (used by
+``foley locate`` and by the evaluation alike).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from models.denseav import DenseAV
+
+# A heat map's region: cells at or above this fraction of its range, around the peak.
+REGION_THRESHOLD = 0.5
+
+
+@dataclass
+class HeadMap:
+    head: int
+    name: str  # "sound", "speech" or "head N"
+    activation: float  # the head's score: max over space, mean over the chosen time steps
+    peak: tuple[int, int]  # (x, y) in frame pixels
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in frame pixels, inclusive-exclusive
+    heat: np.ndarray  # (H, W) raw similarities at the frame's size
+    strip: np.ndarray  # (T,) the head's max over space per audio step
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "head": self.head,
+            "name": self.name,
+            "activation": round(self.activation, 6),
+            "peak": list(self.peak),
+            "box": list(self.box),
+            "strip": [round(float(x), 4) for x in self.strip],
+        }
+
+
+@dataclass
+class Localization:
+    frame: np.ndarray  # (H, W, 3) uint8, the frame the maps are drawn on
+    heads: list[HeadMap]
+    seconds: float  # the audio's length (the strips span it)
+    span: tuple[float, float] | None  # the audio time the maps average over (None: all)
+
+    @property
+    def strongest(self) -> HeadMap:
+        return max(self.heads, key=lambda h: h.activation)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "frame_size": [int(self.frame.shape[1]), int(self.frame.shape[0])],
+            "seconds": self.seconds,
+            "span": list(self.span) if self.span else None,
+            "strongest_head": self.strongest.name,
+            "heads": [h.to_json() for h in self.heads],
+        }
+
+
+class Localizer:
+    """A trained DenseAV and the names of its heads (see ``name_heads``)."""
+
+    def __init__(self, model: DenseAV, head_names: Sequence[str] | None = None) -> None:
+        self.model = model.eval()
+        k = model.config.heads
+        self.head_names = list(head_names or [f"head {i}" for i in range(k)])
+        if len(self.head_names) != k:
+            raise ValueError(f"{len(self.head_names)} head names for {k} heads")
+
+    @torch.no_grad()
+    def locate(
+        self, wave: np.ndarray, frame: np.ndarray, span: tuple[float, float] | None = None
+    ) -> Localization:
+        """Heat maps of the clip audio ``wave`` (N,) in ``frame`` (H, W, 3) uint8.
+
+        ``span`` (seconds within the audio) restricts the maps to that moment, e.g. a word.
+        The audio is padded or cut to the model's clip length.
+        """
+        shape = self.model.config.clip
+        audio = np.zeros(shape.audio_samples, np.float32)
+        audio[: min(len(wave), len(audio))] = wave[: len(audio)]
+        square = _resize(frame, shape.frame_size)
+        a = self.model.encode_audio(torch.from_numpy(audio)[None])  # (1, K, C, T)
+        v = self.model.encode_image(torch.from_numpy(square)[None])  # (1, K, C, h, w)
+        volume = self.model.similarity_volume(a, v)[0]  # (K, T, h, w)
+        steps = slice(None)
+        if span is not None:
+            steps = self.model.audio_steps(span[0], span[1], shape.seconds, volume.shape[1])
+        chosen = volume[:, steps]  # (K, T', h, w)
+        heat = F.interpolate(chosen.mean(dim=1)[None], size=frame.shape[:2], mode="bilinear")[0]
+        heads = []
+        for k, name in enumerate(self.head_names):
+            head_heat = heat[k].numpy()
+            space = chosen[k].flatten(1)
+            space = space.amax(1) if self.model.config.aggregation == "max" else space.mean(1)
+            peak, box = heat_box(head_heat)
+            heads.append(
+                HeadMap(
+                    head=k,
+                    name=name,
+                    activation=float(space.mean()),
+                    peak=peak,
+                    box=box,
+                    heat=head_heat,
+                    strip=volume[k].flatten(1).amax(1).numpy(),
+                )
+            )
+        return Localization(frame, heads, shape.seconds, span)
+
+
+def heat_box(heat: np.ndarray) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    """The peak (x, y) and the box around the connected region that holds it."""
+    mask = heat_region(heat)
+    y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    ys, xs = np.nonzero(mask)
+    return (int(x), int(y)), (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+
+
+def heat_region(heat: np.ndarray, threshold: float = REGION_THRESHOLD) -> np.ndarray:
+    """Boolean (H, W): the connected cells >= ``threshold`` of the map's range, at its peak."""
+    low, high = float(heat.min()), float(heat.max())
+    if high - low < 1e-9:
+        return np.ones(heat.shape, bool)
+    above = (heat - low) / (high - low) >= threshold
+    labels, _ = ndimage.label(above)
+    peak = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    return labels == labels[peak]
+
+
+def _resize(frame: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> (size, size, 3) uint8, squashed like the clip cache's frames."""
+    if frame.shape[:2] == (size, size):
+        return frame
+    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float()
+    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
+    return x[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()

@@ -1,0 +1,132 @@
+"""``foley locate`` and ``POST /locate``: heat maps for an indexed clip or for given files.
+
+``Locator(config)`` loads the home's current DenseAV model once. A clip is located on its
+own audio and a frame from the middle of the clip (from the source video when it is still
+there, else from the clip cache); files are located on a clip-length window of the audio
+(the strongest one unless ``at`` is given) and the video frame (or still image) there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from indexer.cache import ClipCache
+from indexer.catalog import Catalog
+from indexer.config import FoleyConfig
+from indexer.media import MediaError, read_audio, read_frame
+from models.checkpoint import load_model
+from models.denseav import DenseAV
+from searchd.localize import Localization, Localizer
+
+HEAD_NAMES_FILE = "heads.json"  # written next to a DenseAV checkpoint by the build
+
+
+class LocateError(ValueError):
+    """A locate request that cannot be answered, with a one-line reason."""
+
+
+@dataclass
+class Located:
+    localization: Localization
+    source: dict[str, Any]  # what was located: clip id or files, and the time window
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.source, **self.localization.to_json()}
+
+
+def head_names(model_dir: Path, heads: int) -> list[str]:
+    """The names the build gave the heads ("sound", "speech"), else "head N"."""
+    path = Path(model_dir) / HEAD_NAMES_FILE
+    if path.exists():
+        names = json.loads(path.read_text())["names"]
+        if len(names) == heads:
+            return names
+    return [f"head {i}" for i in range(heads)]
+
+
+class Locator:
+    def __init__(self, config: FoleyConfig) -> None:
+        self.config = config
+        self.catalog = Catalog(config.catalog_url)
+        record = self.catalog.current_model("denseav")
+        if record is None:
+            raise LocateError(
+                f"no DenseAV model in {config.home}: run `foley build` (or --models denseav)"
+            )
+        model: DenseAV = load_model(Path(record.path))
+        self.version = record.version
+        self.localizer = Localizer(model, head_names(Path(record.path), model.config.heads))
+        self.shape = model.config.clip
+
+    def locate_clip(self, clip_id: str) -> Located:
+        """An indexed clip: its audio, and its middle frame."""
+        row = self.catalog.clip_by_id(clip_id)
+        if row is None:
+            raise LocateError(f"no clip {clip_id!r} in this home")
+        middle = (row.start + row.end) / 2
+        cached = ClipCache(self.config.cache_dir).read(row.cache_key)
+        wave = cached.clip_audio(row.start, row.start + self.shape.seconds)
+        try:
+            frame = read_frame(Path(row.video), middle)
+        except MediaError:  # the source moved or went away: the cache still has the clip
+            frame = cached.clip_frames(middle, middle + 1e-3, 1)[0]
+        source = {"clip_id": clip_id, "video": row.video, "start": row.start, "end": row.end}
+        return Located(self.localizer.locate(wave, frame), source)
+
+    def locate_files(
+        self, video: Path, audio: Path | None = None, at: float | None = None
+    ) -> Located:
+        """A video (or still image) file, with its own sound or the sound of ``audio``."""
+        sr, seconds = self.shape.sample_rate, self.shape.seconds
+        try:
+            wave = read_audio(Path(audio or video), sr)
+        except MediaError as e:
+            if audio is None and str(e) == "no audio track":
+                raise LocateError(f"{video}: no audio track; give the sound with --audio") from e
+            if audio is None and str(e).startswith("not a media file"):
+                raise LocateError(f"{video}: {e}") from e
+            raise LocateError(f"{audio or video}: {e}") from e
+        duration = len(wave) / sr
+        if at is None:
+            at = self._strongest_window(wave, Path(video))
+        elif not 0 <= at < max(duration, 1e-3):
+            raise LocateError(f"--at {at} is outside the audio (0-{duration:.2f} s)")
+        try:
+            frame = read_frame(Path(video), at + min(seconds, duration) / 2)
+        except MediaError as e:
+            raise LocateError(f"{video}: {e}") from e
+        window = wave[int(at * sr) : int(at * sr) + self.shape.audio_samples]
+        source = {
+            "video": str(video),
+            "audio": str(audio) if audio else None,
+            "start": round(at, 3),
+            "end": round(at + len(window) / sr, 3),
+            "padded": len(window) < self.shape.audio_samples,
+        }
+        return Located(self.localizer.locate(window, frame), source)
+
+    @torch.no_grad()
+    def _strongest_window(self, wave: np.ndarray, video: Path) -> float:
+        """The start of the half-overlapping clip window whose sound matches its frame best."""
+        sr, seconds = self.shape.sample_rate, self.shape.seconds
+        duration = len(wave) / sr
+        if duration <= seconds:
+            return 0.0
+        starts = np.arange(0.0, duration - seconds + 1e-6, seconds / 2)
+        best, best_score = 0.0, -np.inf
+        for start in starts:
+            try:
+                frame = read_frame(video, start + seconds / 2)
+            except MediaError as e:
+                raise LocateError(f"{video}: {e}") from e
+            window = wave[int(start * sr) : int(start * sr) + self.shape.audio_samples]
+            score = self.localizer.locate(window, frame).strongest.activation
+            if score > best_score:
+                best, best_score = float(start), score
+        return best

@@ -1,0 +1,129 @@
+"""DenseAV: shapes, the aggregation, the loss, checkpoints, pretrained backbones, and a tiny
+model that learns to find the sounding square among two."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from toy_world import TINY, toy_pair, train_toy_model
+
+from models.checkpoint import WEIGHTS_FILE, load_model, save_model
+from models.denseav import DenseAV, DenseAVConfig, ImageBackboneConfig, denseav_loss
+from models.factory import create_model, get_config, list_configs
+from searchd.localize import Localizer, heat_box, heat_region
+
+DENSEAV_CONFIGS = [n for n in list_configs() if isinstance(get_config(n), DenseAVConfig)]
+
+
+@pytest.fixture(scope="module")
+def toy_model() -> DenseAV:
+    return train_toy_model()
+
+
+@pytest.mark.parametrize("name", DENSEAV_CONFIGS)
+def test_every_denseav_config_builds(name):
+    config = get_config(name)
+    model = create_model(config).eval()
+    size = config.clip.frame_size
+    with torch.no_grad():
+        a = model.encode_audio(0.1 * torch.randn(2, config.clip.audio_samples))
+        v = model.encode_image(torch.randint(0, 256, (2, size, size, 3), dtype=torch.uint8))
+    K, C = config.heads, config.dim // config.heads
+    assert a.shape[:3] == (2, K, C) and v.shape[:3] == (2, K, C)
+    assert torch.allclose(a.norm(dim=2), torch.ones(()), atol=1e-5)  # per head and step
+    assert model.pairwise_scores(a, v).shape == (2, 2)
+
+
+def test_max_aggregation_lets_one_cell_carry_the_match():
+    """max over space, max over heads, mean over time; mean-pooling dilutes a small object."""
+    volume = torch.zeros(2, 3, 4, 4)  # (K, T, h, w)
+    volume[1, :, 2, 3] = 0.9  # head 1 fires on one cell at every step
+    volume[0, 0] = 0.1
+    max_model = DenseAV(dataclasses.replace(TINY, aggregation="max"))
+    mean_model = DenseAV(dataclasses.replace(TINY, aggregation="mean"))
+    assert max_model.aggregate(volume).item() == pytest.approx(0.9)
+    expected_mean = (max(0.9 / 16, 0.1) + 0.9 / 16 + 0.9 / 16) / 3  # best head per step
+    assert mean_model.aggregate(volume).item() == pytest.approx(expected_mean)
+
+
+def test_loss_prefers_matching_pairs():
+    model = create_model(TINY)
+    a = torch.nn.functional.normalize(torch.randn(6, 2, 8, 1), dim=2).expand(6, 2, 8, 5)
+    v = a[..., :1, None].expand(6, 2, 8, 3, 3).contiguous()  # every cell of v_i is a_i
+    matched, parts = denseav_loss(model, a, v)
+    shuffled, _ = denseav_loss(model, a, v[torch.tensor([1, 2, 3, 4, 5, 0])])
+    assert matched < shuffled
+    assert parts["accuracy"] == 1.0
+
+
+def test_checkpoint_round_trip_keeps_kind_and_outputs(tmp_path):
+    model = create_model(TINY).eval()
+    version = save_model(model, tmp_path / "ckpt")
+    assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["kind"] == "denseav"
+    loaded = load_model(tmp_path / "ckpt")
+    assert isinstance(loaded, DenseAV) and loaded.version == version
+    wave = 0.1 * torch.randn(1, TINY.clip.audio_samples)
+    with torch.no_grad():
+        assert torch.allclose(loaded.encode_audio(wave), model.encode_audio(wave), atol=1e-6)
+
+
+def test_open_clip_backbone_gives_a_grid_from_a_local_checkpoint(tmp_path):
+    open_clip = pytest.importorskip("open_clip")
+    tiny = {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
+        "text_cfg": {
+            "context_length": 16,
+            "vocab_size": 1000,
+            "width": 32,
+            "heads": 2,
+            "layers": 1,
+        },
+    }
+    (tmp_path / "foley-dense-vit.json").write_text(json.dumps(tiny))
+    open_clip.add_model_config(tmp_path / "foley-dense-vit.json")
+    torch.save(open_clip.create_model("foley-dense-vit").state_dict(), tmp_path / "vit.pt")
+    config = dataclasses.replace(
+        TINY,
+        image=ImageBackboneConfig(
+            kind="open_clip",
+            open_clip_model="foley-dense-vit",
+            open_clip_pretrained=str(tmp_path / "vit.pt"),
+        ),
+    )
+    model = create_model(config).eval()
+    frames = torch.randint(0, 256, (2, 32, 32, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        v = model.encode_image(frames)
+    assert v.shape == (2, 2, 8, 4, 4)  # 64 / 16 patches a side
+    save_model(model, tmp_path / "ckpt")
+    assert not any(
+        k.startswith("image.visual.") for k in load_file(tmp_path / "ckpt" / WEIGHTS_FILE)
+    )
+    with torch.no_grad():
+        assert torch.allclose(load_model(tmp_path / "ckpt").encode_image(frames), v, atol=1e-5)
+
+
+def test_heat_region_is_the_connected_blob_at_the_peak():
+    heat = np.zeros((10, 10))
+    heat[1:3, 1:3] = 1.0  # the peak's blob
+    heat[6:9, 6:9] = 0.8  # a second blob above threshold, not connected
+    peak, box = heat_box(heat)
+    assert peak == (1, 1) and box == (1, 1, 3, 3)
+    assert heat_region(heat).sum() == 4
+
+
+def test_a_trained_model_finds_the_sounding_square(toy_model):
+    rng = np.random.default_rng(123)
+    localizer = Localizer(toy_model)
+    hits = []
+    for _ in range(40):
+        frame, wave, (x0, y0, x1, y1) = toy_pair(rng)
+        x, y = localizer.locate(wave, frame).strongest.peak
+        hits.append(x0 - 1 <= x <= x1 and y0 - 1 <= y <= y1)
+    assert np.mean(hits) >= 0.8, np.mean(hits)

@@ -1,0 +1,188 @@
+"""`foley locate`: heat maps of where the sound is, for files and indexed clips; bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from toy_world import COLOURS, SILENT_GREY, TONES, train_toy_model
+
+from indexer.catalog import Catalog, ModelVersion
+from indexer.config import FoleyConfig
+from indexer.media import write_wav
+from models.checkpoint import save_model
+from models.config import to_dict
+
+WIDTH, HEIGHT, SR = 160, 120, 16000
+SOUNDING_BOX = (20, 60, 60, 90)  # where the red square is (x0, y0, x1, y1)
+SILENT_BOX = (100, 15, 140, 45)
+
+
+def foley(*args: str, home: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FOLEY_HOME": str(home)}
+    env.pop("FOLEY_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, env=env
+    )
+
+
+def picture() -> np.ndarray:
+    """The toy scene at video size: a red (sounding) square and a grey (silent) one."""
+    frame = np.full((HEIGHT, WIDTH, 3), 35, np.uint8)
+    for (x0, y0, x1, y1), paint in ((SOUNDING_BOX, COLOURS[0]), (SILENT_BOX, SILENT_GREY)):
+        frame[y0:y1, x0:x1] = paint
+    return frame
+
+
+def tone(seconds: float, rate: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * TONES[0] * t)).astype(np.float32)
+
+
+def write_scene_video(path: Path, seconds: float = 2.0, audio: bool = True) -> Path:
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=15)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        sound = container.add_stream("aac", rate=SR, layout="mono") if audio else None
+        for _ in range(int(seconds * 15)):
+            frame = av.VideoFrame.from_ndarray(picture(), format="rgb24")
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+        if sound is not None:
+            wave = tone(seconds)
+            for start in range(0, len(wave), 1024):
+                chunk = av.AudioFrame.from_ndarray(
+                    wave[None, start : start + 1024], format="fltp", layout="mono"
+                )
+                chunk.rate, chunk.pts, chunk.time_base = SR, start, Fraction(1, SR)
+                container.mux(sound.encode(chunk))
+            container.mux(sound.encode())
+    return path
+
+
+@pytest.fixture(scope="module")
+def toy_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home whose DenseAV is the toy model (knows red squares sound like its tone)."""
+    home = tmp_path_factory.mktemp("toy-home")
+    config = FoleyConfig.for_home(home)
+    model = train_toy_model()
+    version = save_model(model, config.models_dir / "toy")
+    record = ModelVersion(
+        version=version,
+        name="toy",
+        kind="denseav",
+        path=str(config.models_dir / "toy"),
+        config=json.dumps(to_dict(model.config)),
+        steps=300,
+        train_seconds=1.0,
+    )
+    Catalog(config.catalog_url).add_model_version(record, make_current=True)
+    return home
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("media")
+    image = folder / "scene.png"
+    with av.open(str(image), "w", format="image2") as container:
+        stream = container.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "rgb24"
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(picture(), format="rgb24")))
+        container.mux(stream.encode())
+    return {
+        "video": write_scene_video(folder / "scene.mp4"),
+        "silent_video": write_scene_video(folder / "silent.mp4", audio=False),
+        "tone": write_wav(folder / "tone.wav", tone(2.0), SR),
+        "short": write_wav(folder / "short.wav", tone(0.3), SR),
+        "cd_rate": write_wav(folder / "cd.wav", tone(2.0, 44100), 44100),
+        "image": image,
+    }
+
+
+def located(done: subprocess.CompletedProcess) -> dict:
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def assert_found_the_red_square(document: dict) -> None:
+    strongest = next(h for h in document["heads"] if h["name"] == document["strongest_head"])
+    x, y = strongest["peak"]
+    x0, y0, x1, y1 = SOUNDING_BOX
+    assert x0 <= x < x1 and y0 <= y < y1, (strongest["peak"], SOUNDING_BOX)
+
+
+def test_locate_a_video_finds_the_sounding_object_and_draws_it(toy_home, media, tmp_path):
+    out = tmp_path / "where.png"
+    document = located(
+        foley("locate", "--video", str(media["video"]), "--out", str(out), "--json", home=toy_home)
+    )
+    assert_found_the_red_square(document)
+    assert len(document["heads"]) == 2 and document["frame_size"] == [WIDTH, HEIGHT]
+    for head in document["heads"]:
+        assert set(head) >= {"name", "activation", "peak", "box", "strip"}
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and document["out"] == str(out)
+
+
+@pytest.mark.parametrize(
+    ("video", "audio"),
+    [("silent_video", "tone"), ("video", "cd_rate"), ("image", "tone"), ("video", "short")],
+)
+def test_the_sound_can_come_from_another_file(toy_home, media, tmp_path, video, audio):
+    """A silent video or a still image with --audio; 44.1 kHz and too-short audio work too."""
+    done = foley(
+        "locate", "--video", str(media[video]), "--audio", str(media[audio]),
+        "--out", str(tmp_path / "x.png"), "--json", home=toy_home,
+    )  # fmt: skip
+    document = located(done)
+    assert_found_the_red_square(document)
+    assert document["padded"] is (audio == "short")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--video", "silent_video"), "no audio track; give the sound with --audio"),
+        (("--video", "missing"), "file not found"),
+        (("--clip", "nope@1.00"), "no clip 'nope@1.00'"),
+        (("--video", "video", "--at", "30"), "outside the audio"),
+    ],
+)
+def test_bad_requests_get_one_clear_line(toy_home, media, tmp_path, args, message):
+    resolved = [str(media.get(a, tmp_path / "missing.mp4")) if a in media or a == "missing"
+                else a for a in args]  # fmt: skip
+    done = foley("locate", *resolved, "--out", str(tmp_path / "x.png"), home=toy_home)
+    assert done.returncode != 0
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_unwritable_output_and_wrong_suffix(toy_home, media, tmp_path):
+    video = str(media["video"])
+    done = foley("locate", "--video", video, "--out", str(tmp_path / "x.jpg"), home=toy_home)
+    assert done.returncode != 0 and ".png" in done.stderr
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    done = foley("locate", "--video", video, "--out", str(blocked / "x.png"), home=toy_home)
+    assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_home_without_denseav_says_how_to_get_one(tmp_path, media):
+    done = foley("locate", "--video", str(media["video"]), "--out", str(tmp_path / "x.png"),
+                 home=tmp_path / "empty")  # fmt: skip
+    assert done.returncode != 0 and "no DenseAV model" in done.stderr
+
+
+def test_locate_an_indexed_clip(tiny_home: Path, tmp_path: Path):
+    clip_id = Catalog(FoleyConfig.for_home(tiny_home).catalog_url).clips()[3].clip_id
+    out = tmp_path / "clip.png"
+    document = located(
+        foley("locate", "--clip", clip_id, "--out", str(out), "--json", home=tiny_home)
+    )
+    assert document["clip_id"] == clip_id and out.exists()
+    assert {h["name"] for h in document["heads"]} <= {"sound", "speech", "head 0", "head 1"}
