@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 from torch import nn
 
@@ -12,8 +13,9 @@ from indexer.cache import ClipCache
 from indexer.catalog import Catalog, ClipRow, ModelVersion
 from indexer.config import FoleyConfig
 from indexer.dataset import ClipDataset, clip_texts
-from models.checkpoint import save_model
+from models.checkpoint import WEIGHTS_FILE, save_model
 from models.config import to_dict
+from models.denseav import DenseAVConfig
 from models.denseav.train import train_denseav
 from models.factory import create_model, get_config, model_kind
 from models.train import TrainResult, train_mc3
@@ -38,6 +40,8 @@ def train_model(
     """
     model_config = get_config(model_name)
     kind = model_kind(model_config)
+    if kind == "denseav":
+        model_config = _with_mc3_audio(model_config, catalog)
     train_config = config.train_config(kind)
     if steps is not None:
         train_config = replace(train_config, steps=steps)
@@ -86,6 +90,21 @@ def train_model(
     )
     catalog.add_model_version(record, make_current=make_current)
     return model, record, result
+
+
+def _with_mc3_audio(config: DenseAVConfig, catalog: Catalog) -> DenseAVConfig:
+    """DenseAV's audio backbone starts from the current MC3's audio tower when it can."""
+    mc3 = catalog.current_model("mc3")
+    if not config.audio_from_mc3 or config.audio.checkpoint or mc3 is None:
+        return config
+    mc3_audio = json.loads(mc3.config).get("audio", {})
+    same_shape = all(
+        mc3_audio.get(key) == getattr(config.audio, key) for key in ("n_mels", "width")
+    )
+    if not same_shape or mc3_audio.get("floor_channel"):
+        return config
+    weights = str(Path(mc3.path) / WEIGHTS_FILE)
+    return replace(config, audio=replace(config.audio, checkpoint=weights))
 
 
 def _video_groups(rows: list[ClipRow]) -> list[int]:

@@ -28,6 +28,20 @@ def conv_bn(c_in: int, c_out: int, stride: int) -> nn.Sequential:
     )
 
 
+def log_mel_convnet(channels: int, w: int) -> nn.Sequential:
+    """(B, channels, n_mels, frames) -> (B, 2w, n_mels/16, frames/16): five conv stages.
+
+    Shared by MC3's audio tower and DenseAV's audio backbone, so one can start from the other.
+    """
+    return nn.Sequential(
+        conv_bn(channels, w // 2, 2),  # (B, w/2, mels/2, frames/2)
+        conv_bn(w // 2, w, 2),  # /4
+        conv_bn(w, 2 * w, 2),  # /8
+        conv_bn(2 * w, 2 * w, 2),  # /16
+        conv_bn(2 * w, 2 * w, 1),
+    )
+
+
 class AudioEncoder(nn.Module):
     """Log-mel (B, C, n_mels, frames) through five conv stages; mean+max pooled over time.
 
@@ -42,13 +56,7 @@ class AudioEncoder(nn.Module):
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=clip.sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=config.n_mels
         )
-        self.net = nn.Sequential(
-            conv_bn(2 if config.floor_channel else 1, w // 2, 2),  # (B, w/2, mels/2, frames/2)
-            conv_bn(w // 2, w, 2),  # /4
-            conv_bn(w, 2 * w, 2),  # /8
-            conv_bn(2 * w, 2 * w, 2),  # /16
-            conv_bn(2 * w, 2 * w, 1),
-        )
+        self.net = log_mel_convnet(2 if config.floor_channel else 1, w)
         self.head = ProjectionHead(4 * w, embed_dim)
         if config.checkpoint:
             self.load_checkpoint(config.checkpoint)

@@ -19,6 +19,7 @@ from indexer.catalog import Catalog, ClipRow
 from indexer.config import FoleyConfig
 from indexer.faiss_index import IndexBuilds
 from searchd.engine import Engine, QueryError
+from searchd.locate import LocateError, Locator
 
 T = TypeVar("T")
 ATTEMPTS = 3  # answers tried before giving up on an index that keeps switching
@@ -43,6 +44,8 @@ class LiveHome:
         self._engine_lock = threading.Lock()  # one engine call at a time: Engine is not thread-safe
         self._catalog: Catalog | None = None
         self._catalog_lock = threading.Lock()
+        self._locator: Locator | None = None
+        self._locator_lock = threading.Lock()  # one DenseAV call at a time, as the engine
 
     # --- catalog and cache ----------------------------------------------------------------
     def catalog(self) -> Catalog:
@@ -70,6 +73,20 @@ class LiveHome:
     def cached(self, clip: ClipRow) -> CachedVideo:
         """The decoded video a clip was cut from; FileNotFoundError if the cache lost it."""
         return ClipCache(self.config.cache_dir).read(clip.cache_key)
+
+    # --- the DenseAV localiser -------------------------------------------------------------
+    def locate(self, work: Callable[[Locator], T]) -> T:
+        """Run ``work`` with the current DenseAV model (reloaded when a build replaces it)."""
+        record = self.catalog().current_model("denseav")
+        if record is None:
+            raise NotBuilt(f"no DenseAV model in {self.config.home}: run `foley build`")
+        with self._locator_lock:
+            if self._locator is None or self._locator.version != record.version:
+                try:
+                    self._locator = Locator(self.config)
+                except LocateError as exc:
+                    raise NotBuilt(str(exc)) from exc
+            return work(self._locator)
 
     # --- the engine -----------------------------------------------------------------------
     def call(self, work: Callable[[Engine], T]) -> T:

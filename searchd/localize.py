@@ -140,5 +140,5 @@ def _resize(frame: np.ndarray, size: int) -> np.ndarray:
     if frame.shape[:2] == (size, size):
         return frame
     x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float()
-    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
+    x = F.interpolate(x, size=(size, size), mode="area")  # as the clip cache (AREA)
     return x[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()

@@ -53,6 +53,8 @@ def head_names(model_dir: Path, heads: int) -> list[str]:
 class Locator:
     def __init__(self, config: FoleyConfig) -> None:
         self.config = config
+        if not config.home.is_dir():
+            raise LocateError(f"no Foley home at {config.home}: run `foley build` first")
         self.catalog = Catalog(config.catalog_url)
         record = self.catalog.current_model("denseav")
         if record is None:

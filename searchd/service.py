@@ -8,6 +8,7 @@ sends wrong is a 4xx ``{"error": "..."}``; only a bug is a 500, logged with its 
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 import shutil
@@ -33,7 +34,9 @@ from indexer.config import FoleyConfig
 from indexer.media import MediaError, probe, read_audio
 from searchd import api
 from searchd.engine import Engine, Query, QueryError, SearchResult
+from searchd.figures import localization_png
 from searchd.live import IndexChanging, LiveHome, NotBuilt
+from searchd.locate import LocateError, Locator
 from searchd.media import clip_thumbnail, clip_wav, video_media_type
 from searchd.middleware import BodyLimit, RequestLog
 from searchd.settings import ServiceSettings
@@ -191,15 +194,17 @@ class _Routes:
         with self._deadline():
             if not api.is_multipart(request):
                 spec = await api.read_json(request, api.LocateRequest)
-                return locate(self.home, await self._clip_row(spec.clip), None, None)
+                row = await self._clip_row(spec.clip)
+                return await self._thread(locate, self.home, row, None, None)
             _, uploads = await api.read_form(
                 request, api.LocateForm, {"video": True, "audio": False}
             )
             async with self._saved(uploads) as paths:
-                await self._thread(probe, paths["video"])
+                await self._thread(_probe_picture, paths["video"])
                 if "audio" in paths:
                     await self._thread(read_audio, paths["audio"])
-                return locate(self.home, None, paths["video"], paths.get("audio"))
+                video, audio = paths["video"], paths.get("audio")
+                return await self._thread(locate, self.home, None, video, audio)
 
     async def generate(self, request: Request) -> Any:
         """An AV-LDM soundtrack for an uploaded silent `video` (multipart, options as fields)."""
@@ -300,15 +305,43 @@ class _Routes:
             yield paths
 
 
-# --- the models still being built: the lead wires the real work in here ---------------------
 def locate(home: LiveHome, clip: ClipRow | None, video: Path | None, audio: Path | None) -> Any:
-    """DenseAV heat maps (one per head) for a clip, or for an uploaded video (+ audio)."""
-    raise api.ApiError(409, "localisation is not built yet in this Foley version (DenseAV)")
+    """DenseAV heat maps (one per head) for a clip, or for an uploaded video or still image
+    (+ audio): the ``foley locate --json`` document plus the picture as base64 PNG."""
 
+    def work(locator: Locator) -> dict[str, Any]:
+        try:
+            if clip is not None:
+                located = locator.locate_clip(clip.clip_id)
+                title = clip.clip_id
+            else:
+                located = locator.locate_files(video, audio)
+                title = f"upload @ {located.source['start']:.2f} s"
+        except LocateError as exc:
+            message = str(exc)
+            if video is not None:  # name the upload, not the server's temporary folder
+                message = message.replace(f"{video.parent}/", "")
+            raise api.ApiError(422, message) from None
+        png = localization_png(located.localization, title)
+        return {**located.to_json(), "image_png_base64": base64.b64encode(png).decode()}
+
+    return home.locate(work)
+
+
+# --- the models still being built: the lead wires the real work in here ---------------------
 
 def generate(home: LiveHome, video: Path, form: api.GenerateForm, ambient: ClipRow | None) -> Any:
     """An AV-LDM soundtrack for a silent video, optionally keeping an ambient clip's sound."""
     raise api.ApiError(409, "generation is not built yet in this Foley version (AV-LDM)")
+
+
+def _probe_picture(path: Path) -> None:
+    """A video or a still image is a picture to locate sound in; anything else: MediaError."""
+    try:
+        probe(path)
+    except MediaError as exc:
+        if str(exc) != "an image, not a video":
+            raise
 
 
 def _copy(source: BinaryIO, path: Path) -> None:

@@ -22,6 +22,9 @@ from sqlalchemy import and_, not_, or_
 
 from indexer.catalog import FILTER_COLUMNS
 
+# Numbers beyond a 64-bit integer mean nothing here and overflow the databases' parameters.
+MAX_NUMBER = 2**63 - 1
+
 
 class FilterError(ValueError):
     """A --where expression that cannot be used, with the reason."""
@@ -109,10 +112,16 @@ class _Parser:
         kind, value = self.peek()
         if kind == "number":
             self.pos += 1
-            return float(value) if "." in value else int(value)
+            number = float(value) if "." in value else int(value)
+            if not -MAX_NUMBER <= number <= MAX_NUMBER or number != number:
+                raise FilterError(f"--where: number {value} is out of range")
+            return number
         if kind == "string":
             self.pos += 1
-            return value[1:-1].replace("''", "'")
+            text = value[1:-1].replace("''", "'")
+            if "\x00" in text:
+                raise FilterError("--where: strings cannot contain NUL characters")
+            return text
         raise FilterError(f"--where: expected a number or 'quoted string' but found {value!r}")
 
     def compare(self) -> Any:

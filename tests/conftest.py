@@ -117,3 +117,11 @@ def tiny_home(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     config = FoleyConfig.for_home(home, progress=False)
     build(tiny_corpus / "videos", tiny_corpus / "narrations.json", config, steps=30)
     return home
+
+
+@pytest.fixture(scope="session")
+def toy_model():
+    """A tiny DenseAV trained on the toy world (tests/toy_world.py), shared by the tests."""
+    from toy_world import train_toy_model
+
+    return train_toy_model()

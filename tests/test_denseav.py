@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from toy_world import TINY, toy_pair, train_toy_model
+from toy_world import TINY, toy_pair
 
 from models.checkpoint import WEIGHTS_FILE, load_model, save_model
 from models.denseav import DenseAV, DenseAVConfig, ImageBackboneConfig, denseav_loss
@@ -18,11 +18,6 @@ from models.factory import create_model, get_config, list_configs
 from searchd.localize import Localizer, heat_box, heat_region
 
 DENSEAV_CONFIGS = [n for n in list_configs() if isinstance(get_config(n), DenseAVConfig)]
-
-
-@pytest.fixture(scope="module")
-def toy_model() -> DenseAV:
-    return train_toy_model()
 
 
 @pytest.mark.parametrize("name", DENSEAV_CONFIGS)

@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from toy_world import COLOURS, SILENT_GREY, TONES, train_toy_model
+from toy_world import COLOURS, SILENT_GREY, TONES
 
 from indexer.catalog import Catalog, ModelVersion
 from indexer.config import FoleyConfig
@@ -20,9 +20,10 @@ from indexer.media import write_wav
 from models.checkpoint import save_model
 from models.config import to_dict
 
-WIDTH, HEIGHT, SR = 160, 120, 16000
-SOUNDING_BOX = (20, 60, 60, 90)  # where the red square is (x0, y0, x1, y1)
-SILENT_BOX = (100, 15, 140, 45)
+SCALE, SR = 5, 16000  # the video is the toy world's 32 x 32 picture, 5x larger
+WIDTH = HEIGHT = 32 * SCALE
+SOUNDING_BOX = (20, 80, 60, 120)  # where the blue square is (x0, y0, x1, y1)
+SILENT_BOX = (100, 20, 140, 60)
 
 
 def foley(*args: str, home: Path) -> subprocess.CompletedProcess:
@@ -34,16 +35,18 @@ def foley(*args: str, home: Path) -> subprocess.CompletedProcess:
 
 
 def picture() -> np.ndarray:
-    """The toy scene at video size: a red (sounding) square and a grey (silent) one."""
-    frame = np.full((HEIGHT, WIDTH, 3), 35, np.uint8)
-    for (x0, y0, x1, y1), paint in ((SOUNDING_BOX, COLOURS[0]), (SILENT_BOX, SILENT_GREY)):
+    """A toy-world scene at video size: a blue (sounding) square and a grey (silent) one on
+    the noisy dark background, each toy pixel a SCALE x SCALE block."""
+    frame = np.random.default_rng(0).integers(20, 50, (32, 32, 3)).astype(np.uint8)
+    for box, paint in ((SOUNDING_BOX, COLOURS[1]), (SILENT_BOX, SILENT_GREY)):
+        x0, y0, x1, y1 = (v // SCALE for v in box)
         frame[y0:y1, x0:x1] = paint
-    return frame
+    return frame.repeat(SCALE, axis=0).repeat(SCALE, axis=1)
 
 
 def tone(seconds: float, rate: int = SR) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
-    return (0.3 * np.sin(2 * np.pi * TONES[0] * t)).astype(np.float32)
+    return (0.3 * np.sin(2 * np.pi * TONES[1] * t)).astype(np.float32)
 
 
 def write_scene_video(path: Path, seconds: float = 2.0, audio: bool = True) -> Path:
@@ -68,11 +71,11 @@ def write_scene_video(path: Path, seconds: float = 2.0, audio: bool = True) -> P
 
 
 @pytest.fixture(scope="module")
-def toy_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home whose DenseAV is the toy model (knows red squares sound like its tone)."""
+def toy_home(tmp_path_factory: pytest.TempPathFactory, toy_model) -> Path:
+    """A home whose DenseAV is the toy model (knows which square sounds)."""
     home = tmp_path_factory.mktemp("toy-home")
     config = FoleyConfig.for_home(home)
-    model = train_toy_model()
+    model = toy_model
     version = save_model(model, config.models_dir / "toy")
     record = ModelVersion(
         version=version,
@@ -111,7 +114,7 @@ def located(done: subprocess.CompletedProcess) -> dict:
     return json.loads(done.stdout)
 
 
-def assert_found_the_red_square(document: dict) -> None:
+def assert_found_the_blue_square(document: dict) -> None:
     strongest = next(h for h in document["heads"] if h["name"] == document["strongest_head"])
     x, y = strongest["peak"]
     x0, y0, x1, y1 = SOUNDING_BOX
@@ -123,7 +126,7 @@ def test_locate_a_video_finds_the_sounding_object_and_draws_it(toy_home, media, 
     document = located(
         foley("locate", "--video", str(media["video"]), "--out", str(out), "--json", home=toy_home)
     )
-    assert_found_the_red_square(document)
+    assert_found_the_blue_square(document)
     assert len(document["heads"]) == 2 and document["frame_size"] == [WIDTH, HEIGHT]
     for head in document["heads"]:
         assert set(head) >= {"name", "activation", "peak", "box", "strip"}
@@ -141,7 +144,7 @@ def test_the_sound_can_come_from_another_file(toy_home, media, tmp_path, video, 
         "--out", str(tmp_path / "x.png"), "--json", home=toy_home,
     )  # fmt: skip
     document = located(done)
-    assert_found_the_red_square(document)
+    assert_found_the_blue_square(document)
     assert document["padded"] is (audio == "short")
 
 
@@ -173,8 +176,11 @@ def test_unwritable_output_and_wrong_suffix(toy_home, media, tmp_path):
 
 
 def test_a_home_without_denseav_says_how_to_get_one(tmp_path, media):
-    done = foley("locate", "--video", str(media["video"]), "--out", str(tmp_path / "x.png"),
-                 home=tmp_path / "empty")  # fmt: skip
+    args = ("locate", "--video", str(media["video"]), "--out", str(tmp_path / "x.png"))
+    done = foley(*args, home=tmp_path / "nowhere")
+    assert done.returncode != 0 and "no Foley home" in done.stderr
+    (tmp_path / "empty").mkdir()
+    done = foley(*args, home=tmp_path / "empty")
     assert done.returncode != 0 and "no DenseAV model" in done.stderr
 
 

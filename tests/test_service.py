@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -24,9 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from PIL import Image
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from sqlalchemy import delete
 
 from indexer.build import build
-from indexer.catalog import Catalog
+from indexer.catalog import Catalog, ModelVersion
 from indexer.config import FoleyConfig
 from searchd.engine import Engine, Query
 from searchd.service import create_app
@@ -163,7 +165,7 @@ def test_an_uploaded_video_is_matched_by_its_picture(client, clip):
         (b'{"text": "   "}', 400, "empty"),
         (b'{"text": "chop", "where": "start >"}', 400, "--where"),
         (b'{"text": "chop", "where": "colour = 1"}', 400, "unknown column"),
-        (b'{"text": "chop", "where": "start > 99999999999999999999999"}', 400, "too large"),
+        (b'{"text": "chop", "where": "start > 99999999999999999999999"}', 400, "out of range"),
         (b'{"clip": "no-such-clip@1.00"}', 404, "no clip"),
         (b'{"text": "chop\\u0000"}', 422, "NUL"),
     ],
@@ -264,17 +266,36 @@ def test_path_traversal_never_reaches_a_file(client, path):
 
 
 # --- models still being built ---------------------------------------------------------------
-def test_locate_validates_its_input_then_says_it_is_not_built(client, clip):
+def assert_heat_maps(answer) -> dict:
+    assert answer.status_code == 200, answer.text
+    document = answer.json()
+    assert len(document["heads"]) == 2 and document["strongest_head"]
+    assert {"activation", "peak", "box"} <= set(document["heads"][0])
+    assert base64.b64decode(document["image_png_base64"])[:4] == b"\x89PNG"
+    return document
+
+
+def test_locate_a_clip_or_an_upload_and_reject_bad_input(client, clip):
     assert_error(client.post("/locate", json={"clip": "v999@1.00"}), 404, "no clip")
     assert_error(client.post("/locate", json={}), 422, "clip")
-    assert_error(client.post("/locate", json={"clip": clip["clip_id"]}), 409, "DenseAV")
+    assert assert_heat_maps(client.post("/locate", json={"clip": clip["clip_id"]}))["clip_id"]
     text = ("a.mp4", b"not a video at all" * 10, "video/mp4")
     assert_error(client.post("/locate", files={"video": text}), 415, "not a media file")
     assert_error(client.post("/locate", files={"audio": text}), 422, "video")
     with open(clip["video"], "rb") as video:
-        assert_error(
-            client.post("/locate", files={"video": ("v.mp4", video, "video/mp4")}), 409, "DenseAV"
-        )
+        upload = {"video": ("v.mp4", video, "video/mp4")}
+        assert_heat_maps(client.post("/locate", files=upload))
+
+
+def test_locate_without_a_denseav_model_says_how_to_get_one(tmp_path, tiny_home):
+    home = tmp_path / "home"
+    shutil.copytree(tiny_home, home)
+    config = FoleyConfig.for_home(home)
+    with Catalog(config.catalog_url).session() as session, session.begin():
+        session.execute(delete(ModelVersion).where(ModelVersion.kind == "denseav"))
+    with TestClient(create_app(ServiceSettings(home=home))) as fresh:
+        clip_id = Catalog(config.catalog_url).clips()[0].clip_id
+        assert_error(fresh.post("/locate", json={"clip": clip_id}), 409, "DenseAV")
 
 
 def test_generate_validates_its_input_then_says_it_is_not_built(client, clip):

@@ -32,6 +32,9 @@ def test_valid_filters_compile(text):
         ("start > 1 start", "after a complete expression"),
         ('narration = "x"', "unexpected"),
         ("sqlite_master = 1", "unknown column"),
+        ("start > 99999999999999999999", "out of range"),  # overflows a database parameter
+        ("start < " + "9" * 400 + ".0", "out of range"),  # a float that is infinite
+        ("narration = 'a\x00b'", "NUL"),  # PostgreSQL refuses NUL in text
     ],
 )
 def test_bad_filters_are_one_line_errors(text, reason):

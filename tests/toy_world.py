@@ -17,6 +17,7 @@ TINY = DenseAVConfig(
     clip=ClipShape(frames=2, frame_size=32, seconds=1.0),
     image=ImageBackboneConfig(width=16),
     audio=AudioTowerConfig(n_mels=32, width=16),
+    per_head_weight=0.5,
 )
 # the toy world: each colour sounds like one tone
 COLOURS = np.array([(230, 40, 40), (40, 90, 230), (40, 200, 60), (230, 210, 40)], np.uint8)

@@ -7,6 +7,11 @@ import os
 import sys
 from collections.abc import Sequence
 
+# Torch's OpenMP threads spin while they wait by default; where Foley's processes share few
+# cores (serve + ui, build's decoders, tests) spinning threads starve each other, 10-40x
+# slower. Sleeping waits cost a single busy process little. Set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from ui.commands import (
     build,
     demo,

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
-from models.audio import HOP, LOG_MEL_MEAN, LOG_MEL_STD, N_FFT
+from models.audio import HOP, LOG_MEL_MEAN, LOG_MEL_STD, N_FFT, log_mel_convnet
 from models.config import AudioTowerConfig, ClipShape
 
 PIXEL_MEAN, PIXEL_STD = 0.45, 0.225
@@ -92,7 +92,12 @@ class OpenClipImageBackbone(nn.Module):
 
 
 class AudioBackbone(nn.Module):
-    """16 kHz waveform (B, N) -> log-mel -> 2D convs -> frequency pooled -> (B, dim, T)."""
+    """16 kHz waveform (B, N) -> log-mel -> MC3's conv stack -> frequency pooled -> (B, dim, T).
+
+    The conv stack is MC3's audio tower's (``models.audio.log_mel_convnet``), so it can start
+    from a trained MC3 checkpoint (``checkpoint`` = its ``model.safetensors``) or from a local
+    checkpoint of this backbone.
+    """
 
     def __init__(self, config: AudioTowerConfig, clip: ClipShape, dim: int):
         super().__init__()
@@ -102,12 +107,7 @@ class AudioBackbone(nn.Module):
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=clip.sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=config.n_mels
         )
-        self.net = nn.Sequential(
-            conv2d_bn(1, w // 2, 2),  # (B, w/2, mels/2, frames/2)
-            conv2d_bn(w // 2, w, 2),  # /4
-            conv2d_bn(w, w, 2),  # /8
-            conv2d_bn(w, 2 * w, (2, 2)),  # /16
-        )
+        self.net = log_mel_convnet(1, w)
         self.temporal = nn.Sequential(
             nn.Conv1d(2 * w, 2 * w, 3, padding=1), nn.ReLU(inplace=True), nn.Conv1d(2 * w, dim, 1)
         )
@@ -120,13 +120,22 @@ class AudioBackbone(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         x = self.net(self.log_mel(wave))  # (B, 2w, mels/16, frames/16)
-        return self.temporal(x.amax(dim=2))  # (B, dim, T)
+        return self.temporal(x.mean(dim=2))  # (B, dim, T)
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Load a local state_dict of this backbone (``.safetensors``, else ``torch.save``)."""
+        """Load this backbone's weights, or only the conv stack from an MC3 checkpoint
+        (keys ``audio.net.*``). ``.safetensors``, else ``torch.save``."""
         path = Path(path)
         if path.suffix == ".safetensors":
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        self.load_state_dict(state)
+        if any(key.startswith("audio.net.") for key in state):  # an MC3 model
+            net = {
+                k.removeprefix("audio.net."): v
+                for k, v in state.items()
+                if k.startswith("audio.net.")
+            }
+            self.net.load_state_dict(net)
+        else:
+            self.load_state_dict(state)

@@ -8,6 +8,11 @@ import torch.nn.functional as F
 from models.denseav.model import DenseAV
 
 
+def symmetric_info_nce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean of the audio->image and image->audio cross-entropies."""
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
 def denseav_loss(
     model: DenseAV, a: torch.Tensor, v: torch.Tensor
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -17,9 +22,10 @@ def denseav_loss(
     With ``head_overlap_weight`` > 0, the positives' volumes are penalised where two heads
     are positive at the same place and time (so heads specialise).
     """
-    logits = model.scale() * model.pairwise_scores(a, v)  # (B, B)
+    volume = torch.einsum("ikct,jkchw->ijkthw", a, v)  # (B, B, K, T, h, w)
+    logits = model.scale() * model.aggregate(volume)  # (B, B)
     target = torch.arange(len(logits), device=logits.device)
-    contrastive = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    contrastive = symmetric_info_nce(logits, target)
     parts = {
         "contrastive": contrastive.item(),
         "accuracy": (logits.argmax(dim=1) == target).float().mean().item(),  # audio -> frame
@@ -32,5 +38,12 @@ def denseav_loss(
         overlap = (total.square() - s.square().sum(dim=1)).mean()  # sum over k != k' of s_k s_k'
         loss = loss + weight * overlap
         parts["head_overlap"] = overlap.item()
+    if model.config.per_head_weight > 0 and model.config.heads > 1:
+        per_head = [
+            symmetric_info_nce(model.scale() * model.aggregate(volume[:, :, k : k + 1]), target)
+            for k in range(model.config.heads)
+        ]
+        loss = loss + model.config.per_head_weight * torch.stack(per_head).mean()
+        parts["per_head"] = torch.stack(per_head).mean().item()
     parts["loss"] = loss.item()
     return loss, parts

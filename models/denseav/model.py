@@ -72,6 +72,8 @@ class DenseAV(nn.Module):
     def encode_image(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 frames (B, H, W, 3) -> v (B, K, C, h, w)."""
         x = self.image(frames.to(self.device))  # (B, dim, h, w)
+        if self.config.center_image:
+            x = x - x.mean(dim=(2, 3), keepdim=True)
         x = x.unflatten(1, (self.config.heads, -1))  # (B, K, C, h, w)
         return F.normalize(x, dim=2) if self.config.normalize_image else x
 
