@@ -167,7 +167,7 @@ def build(
 
         localizer = catalog.current_model("denseav")
         if "denseav" in models and (train or (train is None and localizer is None)):
-            with _timed(report, "locate", "steps") as timing:
+            with _timed(report, "denseav", "steps") as timing:
                 _, localizer, result = train_model(config, catalog, config.localizer, steps)
                 timing.items = result.steps
             report.trained_localizer = localizer.version

@@ -11,7 +11,9 @@ from models.config import TrainConfig
 
 DEFAULT_HOME = "foley-home"
 # DenseAV trains on one frame per clip: cheaper steps, fewer of them than MC3.
-LOCALIZER_TRAIN = TrainConfig(steps=400, batch_size=48, lr=2e-3, videos_per_batch=2)
+# Measured (synth seed 0, sound mIoU vs the centre prior's 0.25): 2 videos per batch 0.26,
+# 1 video per batch (batch 32) 0.15; L2-normalised image cells 0.07 (before centring).
+LOCALIZER_TRAIN = TrainConfig(steps=500, batch_size=48, lr=2e-3, videos_per_batch=2)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
 
 

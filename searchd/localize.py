@@ -99,14 +99,12 @@ class Localizer:
         heads = []
         for k, name in enumerate(self.head_names):
             head_heat = heat[k].numpy()
-            space = chosen[k].flatten(1)
-            space = space.amax(1) if self.model.config.aggregation == "max" else space.mean(1)
             peak, box = heat_box(head_heat)
             heads.append(
                 HeadMap(
                     head=k,
                     name=name,
-                    activation=float(space.mean()),
+                    activation=float(self.model.aggregate(chosen[k : k + 1])),
                     peak=peak,
                     box=box,
                     heat=head_heat,

@@ -62,6 +62,6 @@ def train_toy_model(steps: int = 400) -> DenseAV:
     """A tiny DenseAV trained on the toy world (a few seconds on 2 cores)."""
     torch.manual_seed(0)
     model = create_model(TINY)
-    train = TrainConfig(steps=steps, batch_size=32, lr=3e-3, augment=False, videos_per_batch=0)
+    train = TrainConfig(steps=steps, batch_size=32, lr=1e-2, augment=False, videos_per_batch=0)
     train_denseav(model, ToyDataset(1024, seed=0), train, progress=False)
     return model.eval()

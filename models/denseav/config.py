@@ -37,14 +37,14 @@ class DenseAVConfig:
     # start the audio conv stack from the home's MC3 audio tower (when the shapes agree and
     # audio.checkpoint names nothing else): it already tells the corpus's sounds apart
     audio_from_mc3: bool = True
-    temperature: float = 0.1  # initial temperature of the learned similarity scale
+    temperature: float = 1.0  # initial temperature of the learned similarity scale
     # L2-normalise each image cell's feature per head; off: a cell's norm says how much
     # "something is here", so the max over space can ignore a plain background
-    normalize_image: bool = True
+    normalize_image: bool = False
     # subtract each frame's mean feature from its cells: what the whole frame shares (the
     # scene, the light) cancels, what stands out at a place (an object) remains
-    center_image: bool = False
+    center_image: bool = True
     head_overlap_weight: float = 0.0  # penalise two heads firing on the same place
     # each head's own InfoNCE (its share of the loss): with the max over heads alone, a head
     # that loses early never wins a pair again and never learns (a dead head)
-    per_head_weight: float = 0.0
+    per_head_weight: float = 0.5

@@ -22,7 +22,7 @@ def denseav_loss(
     With ``head_overlap_weight`` > 0, the positives' volumes are penalised where two heads
     are positive at the same place and time (so heads specialise).
     """
-    volume = torch.einsum("ikct,jkchw->ijkthw", a, v)  # (B, B, K, T, h, w)
+    volume = model.pairwise_volume(a, v)  # (B, B, K, T, h, w)
     logits = model.scale() * model.aggregate(volume)  # (B, B)
     target = torch.arange(len(logits), device=logits.device)
     contrastive = symmetric_info_nce(logits, target)

@@ -83,10 +83,14 @@ class DenseAV(nn.Module):
         """Paired clips: s (B, K, T, h, w) = <a_k(t), v_k(h, w)>."""
         return torch.einsum("bkct,bkchw->bkthw", a, v)
 
+    @staticmethod
+    def pairwise_volume(a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Every audio against every frame: (Ba, Bv, K, T, h, w)."""
+        return torch.einsum("ikct,jkchw->ijkthw", a, v)
+
     def pairwise_scores(self, a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Every audio against every frame: (Ba, Bv) aggregated scores (see module doc)."""
-        s = torch.einsum("ikct,jkchw->ijkthw", a, v)  # (Ba, Bv, K, T, h, w)
-        return self.aggregate(s)
+        return self.aggregate(self.pairwise_volume(a, v))
 
     def aggregate(self, s: torch.Tensor) -> torch.Tensor:
         """(..., K, T, h, w) -> (...): space pooled (max or mean), heads max, time mean."""
@@ -94,24 +98,6 @@ class DenseAV(nn.Module):
         return space.amax(dim=-2).mean(dim=-1)  # heads: max; time: mean
 
     # --- localisation -------------------------------------------------------------------
-    @torch.no_grad()
-    def heat_maps(
-        self, wave: torch.Tensor, frames: torch.Tensor, steps: slice | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-head heat maps of where the audio is in each frame.
-
-        ``wave`` (B, N) and ``frames`` (B, H, W, 3) are paired; ``steps`` selects the audio
-        time steps to average (default: all). Returns maps (B, K, H, W) at the frames' size,
-        raw similarities in [-1, 1], and the volume (B, K, T, h, w) for strips over time.
-        """
-        a, v = self.encode_audio(wave), self.encode_image(frames)
-        volume = self.similarity_volume(a, v)  # (B, K, T, h, w)
-        chosen = volume if steps is None else volume[:, :, steps]
-        maps = F.interpolate(
-            chosen.mean(dim=2), size=frames.shape[1:3], mode="bilinear", align_corners=False
-        )
-        return maps, volume
-
     def audio_steps(self, start: float, end: float, seconds: float, steps: int) -> slice:
         """The audio time steps (of ``steps`` over ``seconds``) that overlap [start, end)."""
         first = max(0, min(steps - 1, int(start / seconds * steps)))
