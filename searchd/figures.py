@@ -45,7 +45,7 @@ def localization_png(located: Localization, title: str = "") -> bytes:
         mark = "  (strongest)" if head.head == strongest else ""
         weight = "bold" if head.head == strongest else "normal"
         ax.set_title(
-            f"{head.name} head{mark}\nactivation {head.activation:.3f}",
+            f"{_label(head.name)}{mark}\nactivation {head.activation:.3f}",
             fontsize=9,
             color=colour,
             fontweight=weight,
@@ -59,7 +59,7 @@ def localization_png(located: Localization, title: str = "") -> bytes:
             times,
             head.strip,
             color=HEAD_COLOURS[i % len(HEAD_COLOURS)],
-            label=f"{head.name} head",
+            label=_label(head.name),
             lw=2,
         )
     if located.span is not None:
@@ -75,3 +75,8 @@ def localization_png(located: Localization, title: str = "") -> bytes:
     fig.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def _label(name: str) -> str:
+    """A head's legend label: "sound head"; unnamed heads are already "head N"."""
+    return name if name.startswith("head") else f"{name} head"
