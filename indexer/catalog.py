@@ -247,6 +247,8 @@ class Catalog:
 
     # --- models and index builds ------------------------------------------------------
     def add_model_version(self, version: ModelVersion, make_current: bool) -> None:
+        """Record a trained model; ``make_current`` makes it the one in use for its kind."""
+        version.kind = version.kind or "mc3"
         with self.session() as s, s.begin():
             existing = s.scalar(select(ModelVersion).where(ModelVersion.version == version.version))
             if existing is None:

@@ -92,6 +92,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # 0: torch default
     augment: bool = True  # random flips/shifts/jitter of frames, time shift/gain of audio
+    grad_clip: float = 1.0  # max global gradient norm; 0: no clipping
     # > 0: each batch draws its clips from this many videos, so in-batch negatives share the
     # video's ambience and background and only the action can tell positives apart.
     # Measured (synth seed 0, 800 steps, mAP A->V / V->A / discovery AP): 0 (uniform)

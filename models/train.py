@@ -29,7 +29,6 @@ from models.losses import mc3_loss
 from models.mc3 import MC3
 
 LOG_EVERY = 50
-GRAD_CLIP = 1.0
 
 
 @dataclass
@@ -234,7 +233,8 @@ def run_training(
         loss, parts = step_fn(model, batch, step)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, GRAD_CLIP)
+        if train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, train.grad_clip)
         optimizer.step()
         step += 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 # Several torch processes share 2 cores during the tests (servers, subprocess CLIs): spinning
@@ -11,6 +12,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -125,3 +127,22 @@ def toy_model():
     from toy_world import train_toy_model
 
     return train_toy_model()
+
+
+def save_tiny_vit(folder: Path, name: str = "foley-tiny-vit") -> tuple[Any, Path]:
+    """Register a tiny open_clip ViT config ``name`` (64 px, 16 px patches) and save a
+    randomly initialised checkpoint of it: (the open_clip model, the checkpoint path)."""
+    import open_clip
+    import torch
+
+    tiny = {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
+        "text_cfg": {"context_length": 16, "vocab_size": 1000, "width": 32, "heads": 2,
+                     "layers": 1},
+    }
+    (folder / f"{name}.json").write_text(json.dumps(tiny))
+    open_clip.add_model_config(folder / f"{name}.json")
+    source = open_clip.create_model(name)
+    torch.save(source.state_dict(), folder / f"{name}.pt")
+    return source, folder / f"{name}.pt"

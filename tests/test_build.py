@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 from conftest import write_video
 
-from indexer.synth import write_corpus
-
 STEPS = "30"
 
 
@@ -60,10 +58,9 @@ def status(home: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("corpus")
-    write_corpus(out, videos=3, seconds=16, seed=5, workers=2, progress=False)
-    return out
+def corpus(tiny_corpus: Path) -> Path:
+    """The shared small synthetic corpus (read only here)."""
+    return tiny_corpus
 
 
 @pytest.fixture(scope="module")

@@ -272,6 +272,17 @@ def test_model_versions(catalog: Catalog) -> None:
     assert catalog.model_version("nope") is None
 
 
+def test_each_model_kind_has_its_own_current_model(catalog: Catalog) -> None:
+    catalog.add_model_version(_model("search"), make_current=True)
+    localiser = _model("dense", name="denseav-small")
+    localiser.kind = "denseav"
+    catalog.add_model_version(localiser, make_current=True)
+    assert catalog.current_model().version == "search"  # mc3 by default
+    assert catalog.current_model("denseav").version == "dense"
+    catalog.add_model_version(_model("search2"), make_current=True)
+    assert catalog.current_model("denseav").version == "dense"  # untouched by a new MC3
+
+
 def test_record_index_build(catalog: Catalog) -> None:
     manifest = {"model_version": "v1", "clips": 12, "tables": ["video", "audio"], "nested": {}}
     catalog.record_index_build("v1", manifest)
@@ -313,3 +324,22 @@ def test_ingest_on_postgresql(postgres_server: PostgresServer, tmp_path: Path) -
         assert [e["path"] for e in catalog.errors()] == [broken]
     finally:
         catalog.engine.dispose()
+
+
+def test_a_catalog_from_before_model_kinds_is_upgraded(tmp_path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE model_versions (id INTEGER PRIMARY KEY, version VARCHAR(64) UNIQUE, "
+            "name VARCHAR(128), path TEXT, config TEXT, steps INTEGER, train_seconds FLOAT, "
+            "current INTEGER, created_at DATETIME)"
+        )
+        db.execute(
+            "INSERT INTO model_versions VALUES (1, 'old', 'mc3-small', '/m', '{}', 5, 1.0, 1, "
+            "'2026-01-01 00:00:00')"
+        )
+    catalog = Catalog(f"sqlite:///{path}")
+    assert catalog.current_model().version == "old"  # an old model is an MC3 model
+    assert catalog.current_model("denseav") is None

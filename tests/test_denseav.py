@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import save_tiny_vit
 from safetensors.torch import load_file
 from toy_world import TINY, toy_pair
 
@@ -68,27 +69,14 @@ def test_checkpoint_round_trip_keeps_kind_and_outputs(tmp_path):
 
 
 def test_open_clip_backbone_gives_a_grid_from_a_local_checkpoint(tmp_path):
-    open_clip = pytest.importorskip("open_clip")
-    tiny = {
-        "embed_dim": 32,
-        "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
-        "text_cfg": {
-            "context_length": 16,
-            "vocab_size": 1000,
-            "width": 32,
-            "heads": 2,
-            "layers": 1,
-        },
-    }
-    (tmp_path / "foley-dense-vit.json").write_text(json.dumps(tiny))
-    open_clip.add_model_config(tmp_path / "foley-dense-vit.json")
-    torch.save(open_clip.create_model("foley-dense-vit").state_dict(), tmp_path / "vit.pt")
+    pytest.importorskip("open_clip")
+    _, checkpoint = save_tiny_vit(tmp_path, "foley-dense-vit")
     config = dataclasses.replace(
         TINY,
         image=ImageBackboneConfig(
             kind="open_clip",
             open_clip_model="foley-dense-vit",
-            open_clip_pretrained=str(tmp_path / "vit.pt"),
+            open_clip_pretrained=str(checkpoint),
         ),
     )
     model = create_model(config).eval()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import save_tiny_vit
 from safetensors.torch import load_file, save_file
 
 from models.audio import AudioEncoder
@@ -215,24 +216,10 @@ def test_audio_checkpoint_loads(tmp_path):
 
 
 def test_open_clip_video_tower_loads_local_checkpoint(tmp_path):
-    open_clip = pytest.importorskip("open_clip")
-    tiny = {
-        "embed_dim": 32,
-        "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
-        "text_cfg": {
-            "context_length": 16,
-            "vocab_size": 1000,
-            "width": 32,
-            "heads": 2,
-            "layers": 1,
-        },
-    }
-    (tmp_path / "foley-tiny-vit.json").write_text(json.dumps(tiny))
-    open_clip.add_model_config(tmp_path / "foley-tiny-vit.json")
-    source = open_clip.create_model("foley-tiny-vit")
-    torch.save(source.state_dict(), tmp_path / "tiny.pt")
+    pytest.importorskip("open_clip")
+    source, checkpoint = save_tiny_vit(tmp_path)
 
-    tower = OpenClipVideoEncoder("foley-tiny-vit", str(tmp_path / "tiny.pt"), embed_dim=16)
+    tower = OpenClipVideoEncoder("foley-tiny-vit", str(checkpoint), embed_dim=16)
     saved = source.visual.state_dict()
     for key, value in tower.visual.state_dict().items():
         assert torch.equal(value, saved[key]), key
@@ -246,7 +233,7 @@ def test_open_clip_video_tower_loads_local_checkpoint(tmp_path):
         video=VideoTowerConfig(
             kind="open_clip",
             open_clip_model="foley-tiny-vit",
-            open_clip_pretrained=str(tmp_path / "tiny.pt"),
+            open_clip_pretrained=str(checkpoint),
         ),
     )
     model = create_model(config).eval()

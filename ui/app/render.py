@@ -8,7 +8,7 @@ fragment (``#t=start,end``): Chromium seeks to ``start`` and pauses at ``end``.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -49,35 +49,42 @@ def placeholder(message: str) -> str:
 
 def video_cards(results: Sequence[ClipResult]) -> str:
     """Result cards whose players start at the matched window."""
-    if not results:
-        return placeholder("No clips matched.")
-    cards = []
-    for rank, r in enumerate(results, 1):
-        cards.append(
-            f'<article class="foley-card" data-clip-id="{html.escape(r.clip_id)}">'
-            f'<video controls preload="metadata" playsinline '
-            f'poster="{media_url(r.clip_id, "thumbnail")}" '
-            f'src="{media_url(r.clip_id, "video")}#t={r.start:.2f},{r.end:.2f}"></video>'
-            f"{_card_body(rank, r)}</article>"
-        )
-    return f'<div class="foley-grid">{"".join(cards)}</div>'
+    return _listing(results, "No clips matched.", "foley-grid", _video_card)
 
 
 def sound_cards(results: Sequence[ClipResult]) -> str:
     """Result rows with a spectrogram and an audio player for the clip's sound."""
+    return _listing(results, "No sounds matched.", "foley-list", _sound_card)
+
+
+def _listing(
+    results: Sequence[ClipResult], empty: str, css: str, item: Callable[[int, ClipResult], str]
+) -> str:
     if not results:
-        return placeholder("No sounds matched.")
-    rows = []
-    for rank, r in enumerate(results, 1):
-        rows.append(
-            f'<article class="foley-sound" data-clip-id="{html.escape(r.clip_id)}">'
-            f'<img class="foley-spectrogram" loading="lazy" alt="spectrogram of {r.clip_id}" '
-            f'src="{media_url(r.clip_id, "spectrogram.png")}">'
-            f'<div class="foley-sound-main">{_card_body(rank, r)}'
-            f'<audio controls preload="none" src="{media_url(r.clip_id, "audio")}"></audio>'
-            f"</div></article>"
-        )
-    return f'<div class="foley-list">{"".join(rows)}</div>'
+        return placeholder(empty)
+    items = "".join(item(rank, r) for rank, r in enumerate(results, 1))
+    return f'<div class="{css}">{items}</div>'
+
+
+def _video_card(rank: int, r: ClipResult) -> str:
+    return (
+        f'<article class="foley-card" data-clip-id="{html.escape(r.clip_id)}">'
+        f'<video controls preload="metadata" playsinline '
+        f'poster="{media_url(r.clip_id, "thumbnail")}" '
+        f'src="{media_url(r.clip_id, "video")}#t={r.start:.2f},{r.end:.2f}"></video>'
+        f"{_card_body(rank, r)}</article>"
+    )
+
+
+def _sound_card(rank: int, r: ClipResult) -> str:
+    return (
+        f'<article class="foley-sound" data-clip-id="{html.escape(r.clip_id)}">'
+        f'<img class="foley-spectrogram" loading="lazy" alt="spectrogram of {r.clip_id}" '
+        f'src="{media_url(r.clip_id, "spectrogram.png")}">'
+        f'<div class="foley-sound-main">{_card_body(rank, r)}'
+        f'<audio controls preload="none" src="{media_url(r.clip_id, "audio")}"></audio>'
+        f"</div></article>"
+    )
 
 
 def discovery_table(results: Sequence[ClipResult]) -> str:
