@@ -197,3 +197,22 @@ def test_locate_an_indexed_clip(tiny_home: Path, tmp_path: Path):
     )
     assert document["clip_id"] == clip_id and out.exists()
     assert {h["name"] for h in document["heads"]} <= {"sound", "speech", "head 0", "head 1"}
+
+
+def test_heads_named_in_heads_json_are_used_and_scored(tmp_path):
+    """A user (or a later build) can name the heads; eval then scores which head fires."""
+    from searchd.localization_eval import SOUND, SPEECH, Case, Scores, summarise
+    from searchd.locate import HEAD_NAMES_FILE, head_names
+
+    assert head_names(tmp_path, 2) == ["head 0", "head 1"]
+    (tmp_path / HEAD_NAMES_FILE).write_text(json.dumps({"names": ["sound", "speech"]}))
+    assert head_names(tmp_path, 2) == ["sound", "speech"]
+    assert head_names(tmp_path, 3) == ["head 0", "head 1", "head 2"]  # names for another model
+    case = Case(SOUND, "k", 0.0, 0.5, (0, 0, 1, 1), None)
+    word = Case(SPEECH, "k", 0.0, 0.5, (0, 0, 1, 1), (0.2, 0.4))
+    scores = [Scores(0.5, 0.6, "sound"), Scores(0.1, 0.2, "speech"), Scores(0.3, 0.4, "sound")]
+    document = summarise([case, word, word], scores, named=True)
+    assert document["sound"] == {"mIoU": 0.5, "AP": 0.6, "cases": 1}
+    assert document["speech"]["mIoU"] == pytest.approx(0.2)
+    assert document["speech_head_agreement"] == pytest.approx((1.0 + 0.5) / 2)
+    assert summarise([case, word], scores[:2], named=False)["speech_head_agreement"] is None
