@@ -20,9 +20,10 @@ N_FFT, HOP = 400, 160  # 25 ms windows, 10 ms hop at 16 kHz
 LOG_MEL_MEAN, LOG_MEL_STD = -6.0, 5.0  # fixed: log(power + 1e-6) spans about -14 (silence)..+10
 
 
-def conv_bn(c_in: int, c_out: int, stride: int) -> nn.Sequential:
+def conv_bn(c_in: int, c_out: int, stride: int, padding_mode: str = "zeros") -> nn.Sequential:
+    """3x3 conv + BN + ReLU (``padding_mode="reflect"`` for images: no border feature)."""
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
+        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False, padding_mode=padding_mode),
         nn.BatchNorm2d(c_out),
         nn.ReLU(inplace=True),
     )
@@ -40,6 +41,20 @@ def log_mel_convnet(channels: int, w: int) -> nn.Sequential:
         conv_bn(2 * w, 2 * w, 2),  # /16
         conv_bn(2 * w, 2 * w, 1),
     )
+
+
+def log_mel_spectrogram(mel: nn.Module, wave: torch.Tensor) -> torch.Tensor:
+    """(B, N) float -> (B, 1, n_mels, frames): log power, fixed normalisation."""
+    spec = mel(wave.float())  # (B, n_mels, frames), power
+    return ((torch.log(spec + 1e-6) - LOG_MEL_MEAN) / LOG_MEL_STD).unsqueeze(1)
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A local checkpoint's tensors (``.safetensors``, else ``torch.save``)."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        return load_file(str(path))
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 class AudioEncoder(nn.Module):
@@ -63,8 +78,7 @@ class AudioEncoder(nn.Module):
 
     def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
         """(B, N) float -> (B, C, n_mels, frames), fixed normalisation (C: see class doc)."""
-        spec = self.mel(wave.float())  # (B, n_mels, frames), power
-        log_mel = ((torch.log(spec + 1e-6) - LOG_MEL_MEAN) / LOG_MEL_STD).unsqueeze(1)
+        log_mel = log_mel_spectrogram(self.mel, wave)
         if not self.config.floor_channel:
             return log_mel  # (B, 1, n_mels, frames)
         floor = torch.quantile(log_mel, self.config.floor_quantile, dim=-1, keepdim=True)
@@ -78,9 +92,4 @@ class AudioEncoder(nn.Module):
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Load a local state_dict of this encoder (``.safetensors``, else ``torch.save``)."""
-        path = Path(path)
-        if path.suffix == ".safetensors":
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        self.load_state_dict(state)
+        self.load_state_dict(read_state_dict(path))

@@ -24,6 +24,7 @@ from indexer.training import train_model
 from models.checkpoint import load_model
 from searchd.localize import Localizer, heat_region
 from searchd.locate import head_names
+from searchd.metrics import average_precision
 
 SOUND, SPEECH = "sound", "speech"
 MEAN_POOL_CONFIG = "denseav-mean-small"  # the baseline: mean over space instead of max
@@ -106,18 +107,15 @@ def score_cases(
         truth[max(0, y0) : y1, max(0, x0) : x1] = True
         region = heat_region(heat_map)
         iou = float((region & truth).sum() / max(1, (region | truth).sum()))
-        scores.append(Scores(iou, average_precision(heat_map.ravel(), truth.ravel()), strongest))
+        scores.append(Scores(iou, pixel_average_precision(heat_map, truth), strongest))
     return scores
 
 
-def average_precision(scores: np.ndarray, positive: np.ndarray) -> float:
-    """AP of ranking pixels by ``scores`` against the boolean ``positive`` mask."""
-    if not positive.any():
+def pixel_average_precision(heat: np.ndarray, truth: np.ndarray) -> float:
+    """AP of ranking the pixels by ``heat`` against the boolean ``truth`` mask (0: no box)."""
+    if not truth.any():
         return 0.0
-    order = np.argsort(-scores, kind="stable")
-    hits = positive[order]
-    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float(precision[hits].mean())
+    return average_precision(truth.ravel()[np.argsort(-heat.ravel(), kind="stable")])
 
 
 def summarise(cases: Sequence[Case], scores: Sequence[Scores], named: bool) -> dict[str, Any]:

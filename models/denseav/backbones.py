@@ -11,24 +11,18 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch import nn
 
-from models.audio import HOP, LOG_MEL_MEAN, LOG_MEL_STD, N_FFT, log_mel_convnet
+from models.audio import (
+    HOP,
+    N_FFT,
+    conv_bn,
+    log_mel_convnet,
+    log_mel_spectrogram,
+    read_state_dict,
+)
 from models.config import AudioTowerConfig, ClipShape
-
-PIXEL_MEAN, PIXEL_STD = 0.45, 0.225
-
-
-def conv2d_bn(
-    c_in: int, c_out: int, stride: int | tuple = 1, dilation: int = 1, padding: str = "zeros"
-) -> nn.Sequential:
-    """3x3 conv + BN + ReLU; images pad by reflection so the frame's border is no feature."""
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, stride, dilation, dilation, bias=False, padding_mode=padding),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(inplace=True),
-    )
+from models.video import PIXEL_MEAN, PIXEL_STD
 
 
 class ScratchImageBackbone(nn.Module):
@@ -43,10 +37,10 @@ class ScratchImageBackbone(nn.Module):
         super().__init__()
         w = width
         self.net = nn.Sequential(
-            conv2d_bn(3, w // 2, 2, padding="reflect"),  # 64 -> 32, sees 3 px
-            conv2d_bn(w // 2, w, 2, padding="reflect"),  # -> 16, 7 px
-            conv2d_bn(w, w, padding="reflect"),  # 15 px
-            conv2d_bn(w, w, padding="reflect"),  # 23 px
+            conv_bn(3, w // 2, 2, padding_mode="reflect"),  # 64 -> 32, sees 3 px
+            conv_bn(w // 2, w, 2, padding_mode="reflect"),  # -> 16, 7 px
+            conv_bn(w, w, 1, padding_mode="reflect"),  # 15 px
+            conv_bn(w, w, 1, padding_mode="reflect"),  # 23 px
         )
         self.head = nn.Sequential(nn.Conv2d(w, w, 1), nn.ReLU(inplace=True), nn.Conv2d(w, dim, 1))
 
@@ -114,22 +108,14 @@ class AudioBackbone(nn.Module):
         if config.checkpoint:
             self.load_checkpoint(config.checkpoint)
 
-    def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
-        spec = self.mel(wave.float())  # (B, n_mels, frames)
-        return ((torch.log(spec + 1e-6) - LOG_MEL_MEAN) / LOG_MEL_STD).unsqueeze(1)
-
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        x = self.net(self.log_mel(wave))  # (B, 2w, mels/16, frames/16)
+        x = self.net(log_mel_spectrogram(self.mel, wave))  # (B, 2w, mels/16, frames/16)
         return self.temporal(x.mean(dim=2))  # (B, dim, T)
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Load this backbone's weights, or only the conv stack from an MC3 checkpoint
         (keys ``audio.net.*``). ``.safetensors``, else ``torch.save``."""
-        path = Path(path)
-        if path.suffix == ".safetensors":
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+        state = read_state_dict(path)
         if any(key.startswith("audio.net.") for key in state):  # an MC3 model
             net = {
                 k.removeprefix("audio.net."): v
