@@ -1,5 +1,5 @@
 """``foley build``: ingest -> train (when needed) -> embed -> index -> train the DenseAV
-localiser (when needed), each stage timed.
+localiser and the AV-LDM generator (when needed), each stage timed.
 
 Every stage is resumable: ingest skips what the catalog holds, training resumes from its
 checkpoint, embedding writes only missing vectors, and the index is swapped in atomically.
@@ -21,6 +21,7 @@ from indexer.cache import ClipCache
 from indexer.catalog import Catalog
 from indexer.config import FoleyConfig
 from indexer.embedding import embed_missing
+from indexer.generator_training import train_generator
 from indexer.ingest import IngestReport, ingest
 from indexer.training import train_model
 from indexer.vectors import VectorStore
@@ -46,6 +47,7 @@ class BuildReport:
     trained: bool = False
     model_version: str | None = None
     trained_localizer: str | None = None  # the DenseAV version trained by this build
+    trained_generator: str | None = None  # the AV-LDM version trained by this build
     embedded: dict[str, int] = field(default_factory=dict)
     index: dict[str, Any] = field(default_factory=dict)
     timings: list[StageTiming] = field(default_factory=list)
@@ -56,6 +58,7 @@ class BuildReport:
             "trained": self.trained,
             "model_version": self.model_version,
             "trained_localizer": self.trained_localizer,
+            "trained_generator": self.trained_generator,
             "embedded": self.embedded,
             "index": self.index,
             "timings": [{**asdict(t), "per_second": round(t.rate, 2)} for t in self.timings],
@@ -72,6 +75,8 @@ class BuildReport:
             lines.append(f"trained model {self.model_version}")
         if self.trained_localizer:
             lines.append(f"trained DenseAV localiser {self.trained_localizer}")
+        if self.trained_generator:
+            lines.append(f"trained AV-LDM generator {self.trained_generator}")
         lines.append(f"embedded: {self.embedded}")
         lines += [
             f"  {t.stage:<7} {t.seconds:7.1f} s  {t.items:6d} {t.unit}  ({t.rate:.1f} {t.unit}/s)"
@@ -105,7 +110,7 @@ def _timed(report: BuildReport, stage: str, unit: str) -> Iterator[StageTiming]:
     report.timings.append(timing)
 
 
-MODEL_KINDS = ("mc3", "denseav")
+MODEL_KINDS = ("mc3", "denseav", "avldm")
 
 
 def build(
@@ -171,6 +176,13 @@ def build(
                 _, localizer, result = train_model(config, catalog, config.localizer, steps)
                 timing.items = result.steps
             report.trained_localizer = localizer.version
+
+        generator = catalog.current_model("avldm")
+        if "avldm" in models and (train or (train is None and generator is None)):
+            with _timed(report, "avldm", "steps") as timing:
+                _, generator, _ = train_generator(config, catalog, model, current.version, steps)
+                timing.items = generator.steps
+            report.trained_generator = generator.version
         return report
 
 

@@ -18,6 +18,16 @@ from pathlib import Path
 import numpy as np
 
 
+def frames_between(
+    frames: np.ndarray, fps: float, start: float, end: float, count: int
+) -> np.ndarray:
+    """``count`` of ``frames`` (T, ...) at ``fps``, evenly spaced over [start, end); before
+    the first or past the last frame the nearest one is held."""
+    times = start + (np.arange(count) + 0.5) * (end - start) / count
+    index = np.clip(np.floor(times * fps).astype(int), 0, len(frames) - 1)
+    return np.asarray(frames[index])
+
+
 @dataclass(frozen=True)
 class CachedVideo:
     frames: np.ndarray  # (T, S, S, 3) uint8, memory-mapped
@@ -27,9 +37,7 @@ class CachedVideo:
 
     def clip_frames(self, start: float, end: float, count: int) -> np.ndarray:
         """``count`` frames evenly spaced over [start, end) -> (count, S, S, 3) uint8."""
-        times = start + (np.arange(count) + 0.5) * (end - start) / count
-        index = np.clip(np.floor(times * self.fps).astype(int), 0, len(self.frames) - 1)
-        return np.asarray(self.frames[index])
+        return frames_between(self.frames, self.fps, start, end, count)
 
     def clip_audio(self, start: float, end: float) -> np.ndarray:
         """Audio of [start, end) as float32 in [-1, 1], zero-padded to the exact length."""

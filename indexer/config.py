@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models.avldm.config import AVLDMConfig
 from models.config import TrainConfig
 
 DEFAULT_HOME = "foley-home"
@@ -46,6 +47,7 @@ class FoleyConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     localizer: str = "denseav-small"  # the DenseAV config (name or JSON path)
     localizer_train: TrainConfig = field(default_factory=lambda: LOCALIZER_TRAIN)
+    generator: AVLDMConfig = field(default_factory=AVLDMConfig)  # AV-LDM, trained by build
     embed_batch: int = 64
     progress: bool = field(default_factory=lambda: sys.stderr.isatty())  # bars for people
 

@@ -53,6 +53,11 @@ class MC3(nn.Module):
         x = self.video(frames.to(self.device))
         return F.normalize(x, dim=-1) if normalize else x
 
+    def encode_video_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (B, F, H, W, 3) -> time-aligned features (B, F, D') of the video tower
+        before it pools over time (what AV-LDM is conditioned on)."""
+        return self.video.frame_features(frames.to(self.device))
+
     def encode_audio(self, wave: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         """16 kHz mono waveform (B, N) float -> (B, embed_dim)."""
         x = self.audio(wave.to(self.device))

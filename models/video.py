@@ -51,10 +51,13 @@ class ScratchVideoEncoder(nn.Module):
         motion[:, :, 1:] = (x[:, :, 1:] - x[:, :, :-1]) * MOTION_GAIN
         return torch.cat([(x - PIXEL_MEAN) / PIXEL_STD, motion], dim=1)
 
+    def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, F, H, W, 3) -> (B, F, 2w): one feature per frame, before time pooling."""
+        return self.net(self.to_input(frames)).mean(dim=(3, 4)).transpose(1, 2)
+
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        x = self.net(self.to_input(frames))  # (B, 2w, F, h, w)
-        x = x.mean(dim=(3, 4))  # (B, 2w, F)
-        x = torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1)  # (B, 4w)
+        x = self.frame_features(frames)  # (B, F, 2w)
+        x = torch.cat([x.mean(dim=1), x.amax(dim=1)], dim=1)  # (B, 4w)
         return self.head(x)  # (B, embed_dim)
 
 
@@ -89,14 +92,17 @@ class OpenClipVideoEncoder(nn.Module):
         self.visual.train(mode and self.trainable)  # a frozen backbone stays in eval mode
         return self
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+    def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, F, H, W, 3) -> (B, F, D): the CLIP image feature of every frame."""
         B, T = frames.shape[:2]
         x = frames.flatten(0, 1).permute(0, 3, 1, 2).float() / 255.0  # (B*T, 3, H, W)
         x = F.interpolate(x, size=self.image_size, mode="bilinear", antialias=True)
         x = (x - self.mean) / self.std
         with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
-            feats = self.visual(x)  # (B*T, D)
-        return self.head(feats.reshape(B, T, -1).mean(dim=1))  # (B, embed_dim)
+            return self.visual(x).reshape(B, T, -1)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.head(self.frame_features(frames).mean(dim=1))  # (B, embed_dim)
 
 
 def build_video_encoder(config: VideoTowerConfig, embed_dim: int) -> nn.Module:

@@ -142,11 +142,14 @@ class GenerateForm(BaseModel):
     """Form fields beside the uploaded silent `video`."""
 
     model_config = _FORM
-    mode: Literal["action", "joint"] = "action"
+    mode: Literal["action", "joint"] = "joint"
     ambient: Text | None = Field(None, max_length=500, description="clip id whose ambience to keep")
-    steps: int = Field(50, ge=1, le=1000)
-    guidance: float = Field(3.0, ge=0.0, le=30.0)
+    steps: int | None = Field(None, ge=1, le=200, description="sampling steps (default 25)")
+    guidance: float | None = Field(None, ge=0.0, le=30.0, description="guidance scale")
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    format: Literal["video", "wav"] = Field(
+        "video", description="video: the upload with the sound muxed in; wav: the sound alone"
+    )
 
 
 # --- OpenAPI ------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 Results are matched to ground truth by video and time overlap. Every figure comes with its
 baselines measured in the same run: random ranking, the pairwise-only model, narration
 full-text alone, the learned embedding alone, the from-scratch text tower, the centre prior
-and mean-pooled DenseAV. Parts that cannot be computed (no DenseAV model, generation not
-built yet) are ``None``.
+and mean-pooled DenseAV, and unconditioned, retrieval-only and Griffin-Lim generation. Parts that
+cannot be computed (no DenseAV or AV-LDM model) are ``None``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from models.checkpoint import load_model
 from models.mc3 import MC3
 from searchd.engine import Engine
 from searchd.fusion import fuse_text_rankings
+from searchd.generation_eval import KEYS as GENERATION_KEYS
+from searchd.generation_eval import evaluate_generation
 from searchd.localization_eval import evaluate_localization
 from searchd.metrics import (
     average_precision,
@@ -51,6 +53,7 @@ class GroundTruth:
     visible_sound: np.ndarray  # (G,) bool: sounding and its source on screen
     text_queries: list[tuple[str, str]]  # (query text, action) from labelled narrations
     unseen_queries: list[tuple[str, list[str]]]  # (query text, actions) from queries.json
+    labels: list[dict[str, Any] | None]  # per gallery clip: the label it matched, if any
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ def load_ground_truth(labels_path: Path, rows: Sequence[ClipRow]) -> GroundTruth
     for label in document.get("clips", []):
         by_video.setdefault(_video_key(label["video"]), []).append(label)
     actions: list[str | None] = []
+    matched: list[dict[str, Any] | None] = []
     sounding, visible = [], []
     text_queries: set[tuple[str, str]] = set()
     for row in rows:
@@ -80,6 +84,7 @@ def load_ground_truth(labels_path: Path, rows: Sequence[ClipRow]) -> GroundTruth
                 best, best_overlap = label, overlap
         if best is None or best_overlap < MIN_LABEL_OVERLAP * (row.end - row.start):
             best = None
+        matched.append(best)
         actions.append(best["action"] if best else None)
         sounding.append(bool(best and best.get("sounding")))
         visible.append(bool(best and best.get("sounding") and not best.get("offscreen")))
@@ -88,7 +93,9 @@ def load_ground_truth(labels_path: Path, rows: Sequence[ClipRow]) -> GroundTruth
             if label.get("sounding") and not label.get("offscreen") and label.get("narration"):
                 text_queries.add((clean_text(label["narration"]), label["action"]))
     unseen = _unseen_queries(Path(labels_path).parent / "queries.json")
-    return GroundTruth(actions, np.array(sounding), np.array(visible), sorted(text_queries), unseen)
+    return GroundTruth(
+        actions, np.array(sounding), np.array(visible), sorted(text_queries), unseen, matched
+    )
 
 
 def _video_key(path: str) -> str:
@@ -289,19 +296,16 @@ def evaluate(
         engine.config, engine.catalog, labels_path, ablations, steps
     )
     baselines.update(localization_baselines)
-    for name in ("unconditioned", "retrieval_only", "griffin_lim"):
-        baselines[name] = None
+    generation, generation_baselines = evaluate_generation(
+        engine, evaluator.truth, evaluator.rows, engine.config.progress
+    )
+    baselines.update(generation_baselines)
     report["localization"] = localization or {
         "sound": {"mIoU": None, "AP": None},
         "speech": {"mIoU": None, "AP": None},
         "speech_head_agreement": None,
     }
-    report["generation"] = {
-        "class_accuracy": None,
-        "frechet": None,
-        "ambient_match": None,
-        "onset_sync": None,
-    }
+    report["generation"] = generation or dict.fromkeys(GENERATION_KEYS)
     report["baselines"] = baselines
     report["meta"] = {
         "model_version": engine.version,

@@ -19,6 +19,7 @@ from indexer.catalog import Catalog, ClipRow
 from indexer.config import FoleyConfig
 from indexer.faiss_index import IndexBuilds
 from searchd.engine import Engine, QueryError
+from searchd.generate import GenerationUnavailable, Generator
 from searchd.locate import LocateError, Locator
 
 T = TypeVar("T")
@@ -46,6 +47,7 @@ class LiveHome:
         self._catalog_lock = threading.Lock()
         self._locator: Locator | None = None
         self._locator_lock = threading.Lock()  # one DenseAV call at a time, as the engine
+        self._generator: Generator | None = None
 
     # --- catalog and cache ----------------------------------------------------------------
     def catalog(self) -> Catalog:
@@ -87,6 +89,25 @@ class LiveHome:
                 except LocateError as exc:
                     raise NotBuilt(str(exc)) from exc
             return work(self._locator)
+
+    # --- the AV-LDM generator --------------------------------------------------------------
+    def generate(self, work: Callable[[Generator], T]) -> T:
+        """Run ``work`` with the current AV-LDM generator, which retrieves ambient clips
+        through the current engine (so it runs under the engine's lock, as a search)."""
+        record = self.catalog().current_model("avldm")
+        if record is None:
+            raise NotBuilt(f"no AV-LDM model in {self.config.home}: run `foley build`")
+
+        def run(engine: Engine) -> T:
+            current = self._generator
+            if current is None or current.version != record.version or current.engine is not engine:
+                try:
+                    self._generator = Generator(engine)
+                except GenerationUnavailable as exc:
+                    raise NotBuilt(str(exc)) from exc
+            return work(self._generator)
+
+        return self.call(run)
 
     # --- the engine -----------------------------------------------------------------------
     def call(self, work: Callable[[Engine], T]) -> T:

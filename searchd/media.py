@@ -27,17 +27,21 @@ VIDEO_TYPES = {  # mimetypes lacks some of these on minimal systems
 }
 
 
-def clip_wav(cached: CachedVideo, start: float, end: float) -> bytes:
-    """The clip's sound as a 16-bit mono WAV file."""
-    audio = cached.clip_audio(start, end)  # (N,) float32 in [-1, 1]
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """(N,) float audio in [-1, 1] as a 16-bit mono WAV file."""
     pcm = (np.clip(audio, -1.0, 1.0) * 32767).round().astype("<i2")
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
-        out.setframerate(cached.sample_rate)
+        out.setframerate(sample_rate)
         out.writeframes(pcm.tobytes())
     return buffer.getvalue()
+
+
+def clip_wav(cached: CachedVideo, start: float, end: float) -> bytes:
+    """The clip's sound as a 16-bit mono WAV file."""
+    return wav_bytes(cached.clip_audio(start, end), cached.sample_rate)
 
 
 def clip_thumbnail(cached: CachedVideo, start: float, end: float) -> bytes:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from indexer.cache import frames_between
 from indexer.config import ClipPolicy
 from indexer.media import decode, read_audio
 from indexer.narrations import clean_text
@@ -59,8 +60,7 @@ def encode_video_file(model: MC3, path: Path, policy: ClipPolicy) -> np.ndarray:
     shape = model.config.clip
     batches = []
     for start in _windows(decoded.duration, shape.seconds):
-        times = start + (np.arange(shape.frames) + 0.5) * shape.seconds / shape.frames
-        index = np.clip((times * decoded.fps).astype(int), 0, len(decoded.frames) - 1)
-        batches.append(decoded.frames[index])
+        end = start + shape.seconds
+        batches.append(frames_between(decoded.frames, decoded.fps, start, end, shape.frames))
     frames = torch.from_numpy(np.stack(batches))  # (W, F, S, S, 3)
     return _mean_direction(model.encode_video(frames))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import logging
 import shutil
 import tempfile
@@ -31,13 +32,14 @@ from starlette.exceptions import HTTPException
 from indexer.build import home_status
 from indexer.catalog import ClipRow
 from indexer.config import FoleyConfig
-from indexer.media import MediaError, probe, read_audio
+from indexer.media import MediaError, mux_audio, probe, read_audio
 from searchd import api
 from searchd.engine import Engine, Query, QueryError, SearchResult
 from searchd.figures import localization_png
+from searchd.generate import Generator, Soundtrack
 from searchd.live import IndexChanging, LiveHome, NotBuilt
 from searchd.locate import LocateError, Locator
-from searchd.media import clip_thumbnail, clip_wav, video_media_type
+from searchd.media import clip_thumbnail, clip_wav, video_media_type, wav_bytes
 from searchd.middleware import BodyLimit, RequestLog
 from searchd.settings import ServiceSettings
 from searchd.where import FilterError
@@ -213,7 +215,7 @@ class _Routes:
             async with self._saved(uploads) as paths:
                 ambient = None if not form.ambient else await self._clip_row(form.ambient)
                 await self._thread(probe, paths["video"])
-                return generate(self.home, paths["video"], form, ambient)
+                return await self._thread(generate, self.home, paths["video"], form, ambient)
 
     # --- clips ----------------------------------------------------------------------------
     async def clip(self, clip_id: str) -> dict[str, Any]:
@@ -328,11 +330,26 @@ def locate(home: LiveHome, clip: ClipRow | None, video: Path | None, audio: Path
     return home.locate(work)
 
 
-# --- the models still being built: the lead wires the real work in here ---------------------
+def generate(
+    home: LiveHome, video: Path, form: api.GenerateForm, ambient: ClipRow | None
+) -> Response:
+    """An AV-LDM soundtrack for an uploaded video: the video with the sound muxed in (same
+    container), or a WAV with ``format=wav``; header ``X-Foley-Generation`` holds the JSON
+    that ``foley generate --json`` prints (mode, ambient clip used, windows, steps, ...)."""
 
-def generate(home: LiveHome, video: Path, form: api.GenerateForm, ambient: ClipRow | None) -> Any:
-    """An AV-LDM soundtrack for a silent video, optionally keeping an ambient clip's sound."""
-    raise api.ApiError(409, "generation is not built yet in this Foley version (AV-LDM)")
+    def work(generator: Generator) -> Soundtrack:
+        clip_id = ambient.clip_id if ambient else None
+        return generator.generate_file(
+            video, form.mode, clip_id, form.steps, form.guidance, form.seed
+        )
+
+    track = home.generate(work)
+    headers = {"X-Foley-Generation": json.dumps(track.to_json())}
+    if form.format == "wav":
+        return Response(wav_bytes(track.wave, track.sample_rate), "audio/wav", headers)
+    out = video.with_name(f"generated{video.suffix or '.mp4'}")
+    mux_audio(video, track.wave, track.sample_rate, out)
+    return Response(out.read_bytes(), media_type=video_media_type(out), headers=headers)
 
 
 def _probe_picture(path: Path) -> None:

@@ -17,6 +17,7 @@ import wave
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import httpx
 import pytest
 import schemathesis
@@ -298,17 +299,47 @@ def test_locate_without_a_denseav_model_says_how_to_get_one(tmp_path, tiny_home)
         assert_error(fresh.post("/locate", json={"clip": clip_id}), 409, "DenseAV")
 
 
-def test_generate_validates_its_input_then_says_it_is_not_built(client, clip):
+def test_generate_validates_its_input(client, clip):
     video = Path(clip["video"]).read_bytes()
     upload = {"video": ("v.mp4", video, "video/mp4")}
     assert_error(client.post("/generate", files=upload, data={"mode": "loud"}), 422, "mode")
     assert_error(client.post("/generate", files=upload, data={"steps": "0"}), 422, "steps")
+    assert_error(client.post("/generate", files=upload, data={"format": "gif"}), 422, "format")
     assert_error(client.post("/generate", files=upload, data={"ambient": "v9@1"}), 404, "no clip")
     assert_error(client.post("/generate", json={"mode": "action"}), 415, "multipart")
-    answer = client.post(
-        "/generate", files=upload, data={"mode": "joint", "ambient": clip["clip_id"], "seed": "3"}
+    text = {"video": ("a.mp4", b"not a video at all" * 10, "video/mp4")}
+    assert_error(client.post("/generate", files=text), 415, "not a media file")
+
+
+def test_generate_returns_the_video_with_its_new_sound_or_a_wav(client, clip, tmp_path):
+    upload = {"video": ("v.mp4", Path(clip["video"]).read_bytes(), "video/mp4")}
+    form = {"mode": "joint", "ambient": clip["clip_id"], "steps": "2", "seed": "3"}
+    answer = client.post("/generate", files=upload, data=form)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "video/mp4"
+    info = json.loads(answer.headers["x-foley-generation"])
+    assert info["ambient"]["clip_id"] == clip["clip_id"] and info["steps"] == 2
+    out = tmp_path / "scored.mp4"
+    out.write_bytes(answer.content)
+    with av.open(str(out)) as container:
+        assert container.streams.video and container.streams.audio
+    wav = client.post(
+        "/generate", files=upload, data={"mode": "action", "steps": "1", "format": "wav"}
     )
-    assert_error(answer, 409, "AV-LDM")
+    assert wav.status_code == 200 and wav.headers["content-type"] == "audio/wav"
+    assert json.loads(wav.headers["x-foley-generation"])["mode"] == "action"
+    assert wav.content[:4] == b"RIFF"
+
+
+def test_generate_without_an_avldm_model_says_how_to_get_one(tmp_path, tiny_home, clip):
+    home = tmp_path / "home"
+    shutil.copytree(tiny_home, home)
+    config = FoleyConfig.for_home(home)
+    with Catalog(config.catalog_url).session() as session, session.begin():
+        session.execute(delete(ModelVersion).where(ModelVersion.kind == "avldm"))
+    upload = {"video": ("v.mp4", Path(clip["video"]).read_bytes(), "video/mp4")}
+    with TestClient(create_app(ServiceSettings(home=home))) as fresh:
+        assert_error(fresh.post("/generate", files=upload), 409, "AV-LDM")
 
 
 # --- auth, limits, timeouts, logs -----------------------------------------------------------

@@ -143,14 +143,17 @@ class SearchClient:
         self,
         video: Path,
         *,
-        mode: str = "action",
+        mode: str = "joint",
         ambient: str | None = None,
-        steps: int = 50,
-        guidance: float = 3.0,
+        steps: int = 25,
+        guidance: float | None = None,
         seed: int = 0,
     ) -> dict[str, Any] | Media:
-        """An AV-LDM soundtrack for a silent video, optionally conditioned on an ambient clip."""
-        form = {"mode": mode, "steps": str(steps), "guidance": str(guidance), "seed": str(seed)}
+        """An AV-LDM soundtrack for a silent video: the video with the sound muxed in.
+        ``ambient`` names the clip whose ambience to use (default: retrieved by searchd)."""
+        form = {"mode": mode, "steps": str(steps), "seed": str(seed)}
+        if guidance is not None:
+            form["guidance"] = str(guidance)
         if ambient:
             form["ambient"] = ambient
         with _opened(video) as upload:

@@ -20,7 +20,8 @@ def _kitchen(rng: np.random.Generator, n: int):
     air = filtered(rng.standard_normal(n), 1500, "lowpass") * 0.8
     clatter_times = np.sort(rng.uniform(0, n / SR, size=int(n / SR * rng.uniform(0.2, 0.5))))
     clatter = band_noise(rng, n, 1200, 4000) * onset_envelope(
-        n, clatter_times, 0.03, rng.uniform(1.0, 4.0, len(clatter_times)))
+        n, clatter_times, 0.03, rng.uniform(1.0, 4.0, len(clatter_times))
+    )
     return hum * 0.5 + air + clatter
 
 
@@ -66,7 +67,10 @@ def _office(rng: np.random.Generator, n: int):
 
 
 SCENE_BEDS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
-    "kitchen": _kitchen, "street": _street, "workshop": _workshop, "garden": _garden,
+    "kitchen": _kitchen,
+    "street": _street,
+    "workshop": _workshop,
+    "garden": _garden,
     "office": _office,
 }
 
@@ -123,13 +127,17 @@ def _glass_shatter(rng: np.random.Generator, n: int):
     shards = filtered(rng.standard_normal(n) * shower, 3000, "highpass")
     noise = filtered(rng.standard_normal(n), 3000, "highpass") * onset_envelope(n, [0.01], 0.2)
     pings = partials(n, rng.uniform(3000, 7000, 5), np.ones(5)) * onset_envelope(
-        n, rng.uniform(0, 0.3, 5), 0.05)
+        n, rng.uniform(0, 0.3, 5), 0.05
+    )
     return 2 * shards + noise + 0.3 * pings
 
 
 OFFSCREEN_SOUNDS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
-    "dog bark": _dog_bark, "siren": _siren, "phone ring": _phone_ring,
-    "door slam": _door_slam, "glass shatter": _glass_shatter,
+    "dog bark": _dog_bark,
+    "siren": _siren,
+    "phone ring": _phone_ring,
+    "door slam": _door_slam,
+    "glass shatter": _glass_shatter,
 }
 
 

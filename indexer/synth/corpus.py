@@ -24,7 +24,7 @@ from .picture import FPS, HEIGHT, WIDTH, render_frames
 from .sound import SR
 from .soundtrack import SpokenWord, soundtrack
 from .speech import speech_engine
-from .timeline import VideoPlan, plan_video
+from .timeline import Event, VideoPlan, plan_video
 
 AUDIO_CHUNK = 1024  # samples per AAC frame
 
@@ -38,8 +38,14 @@ class CorpusSummary:
     queries: int
 
 
-def write_corpus(out: Path, videos: int = 24, seconds: float = 60.0, seed: int = 0,
-                 workers: int = 2, progress: bool = True) -> CorpusSummary:
+def write_corpus(
+    out: Path,
+    videos: int = 24,
+    seconds: float = 60.0,
+    seed: int = 0,
+    workers: int = 2,
+    progress: bool = True,
+) -> CorpusSummary:
     """Write ``videos`` synthetic narrated egocentric videos of ``seconds`` each under ``out``.
 
     Labels, narrations and queries depend only on ``seed`` (the mp4 bytes may differ).
@@ -49,21 +55,38 @@ def write_corpus(out: Path, videos: int = 24, seconds: float = 60.0, seed: int =
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     jobs = [(out, seed, i, float(seconds)) for i in range(videos)]
-    results = tqdm(_run(jobs, workers), total=videos, disable=not progress, file=sys.stderr,
-                   unit="video", desc="synth")
+    results = tqdm(
+        _run(jobs, workers),
+        total=videos,
+        disable=not progress,
+        file=sys.stderr,
+        unit="video",
+        desc="synth",
+    )
     narrations: dict[str, dict] = {}
     clips: list[dict] = []
     for uid, video_narrations, video_clips in results:
         narrations[uid] = {"narration_pass_1": {"narrations": video_narrations}}
         clips.extend(video_clips)
-    texts = [n["narration_text"] for v in narrations.values()
-             for n in v["narration_pass_1"]["narrations"]]
+    texts = [
+        n["narration_text"]
+        for v in narrations.values()
+        for n in v["narration_pass_1"]["narrations"]
+    ]
     check_queries(texts)
     queries = [{"text": text, "actions": list(actions)} for text, actions in QUERIES]
     _write_json(out / "narrations.json", narrations)
-    _write_json(out / "labels.json", {"frame_size": [WIDTH, HEIGHT], "fps": FPS,
-                                      "sample_rate": SR, "speech_engine": speech_engine(),
-                                      "clips": clips}, compact=True)
+    _write_json(
+        out / "labels.json",
+        {
+            "frame_size": [WIDTH, HEIGHT],
+            "fps": FPS,
+            "sample_rate": SR,
+            "speech_engine": speech_engine(),
+            "clips": clips,
+        },
+        compact=True,
+    )
     _write_json(out / "queries.json", {"queries": queries})
     return CorpusSummary(out, videos, len(clips), len(texts), len(queries))
 
@@ -125,27 +148,41 @@ def _mux_audio(container, stream, audio: np.ndarray, start: int) -> int:
 
 def _narrations(plan: VideoPlan) -> list[dict]:
     said = [e for e in plan.events if e.narration is not None]
-    return [{"timestamp_sec": e.narration_time, "narration_text": e.narration}
-            for e in sorted(said, key=lambda e: e.narration_time)]
+    return [
+        {"timestamp_sec": e.narration_time, "narration_text": e.narration}
+        for e in sorted(said, key=lambda e: e.narration_time)
+    ]
 
 
 def _labels(plan: VideoPlan, boxes: dict[int, dict], words: list[SpokenWord]) -> list[dict]:
     clips = []
     for i, event in enumerate(plan.events):
-        clips.append({
-            "video": f"videos/{plan.uid}.mp4",
-            "start": event.start,
-            "end": event.end,
-            "action": event.action,
-            "sounding": event.sounding,
-            "scene": plan.scene,
-            "narration": event.narration,
-            "offscreen": event.offscreen,
-            "speech": [{"word": w.word, "start": w.start, "end": w.end}
-                       for w in words if w.event == i],
-            "boxes": boxes.get(i, {}),
-        })
+        clips.append(
+            {
+                "video": f"videos/{plan.uid}.mp4",
+                "start": event.start,
+                "end": event.end,
+                "action": event.action,
+                "sounding": event.sounding,
+                "scene": plan.scene,
+                "narration": event.narration,
+                "offscreen": event.offscreen,
+                "speech": [
+                    {"word": w.word, "start": w.start, "end": w.end} for w in words if w.event == i
+                ],
+                "boxes": boxes.get(i, {}),
+                "onsets": _onsets(event),
+            }
+        )
     return clips
+
+
+def _onsets(event: Event) -> list[float]:
+    """Seconds in the video at which the visible action's sound starts (none when silent)."""
+    if not event.sounding or event.visible is None:
+        return []
+    starts = event.visible.motion.sound_starts()
+    return sorted({round(event.start + t, 3) for t in starts})
 
 
 def _write_json(path: Path, data, compact: bool = False) -> None:

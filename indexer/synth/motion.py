@@ -41,7 +41,9 @@ class Motion:
         zero = np.zeros_like(t)
         parts = _POSES[self.kind](self, t)
         return Pose(
-            parts.get("dx", zero), parts.get("dy", zero), parts.get("angle", zero),
+            parts.get("dx", zero),
+            parts.get("dy", zero),
+            parts.get("angle", zero),
             parts.get("scale", zero + 1.0),
         )
 
@@ -62,6 +64,16 @@ class Motion:
             value = np.zeros_like(t)
         return np.where(inside, value, 0.0)
 
+    def sound_starts(self) -> tuple[float, ...]:
+        """Sorted instants (s since the action started) at which a sound begins: each contact
+        onset, and each time ``activity`` rises through half strength (a stroke speeding up, a
+        pour or a blast beginning; t = 0 when the action starts sounding), unless too late to
+        be heard before the action ends."""
+        t = np.arange(0.0, self.duration - 0.08, 0.001)
+        strong = self.activity(t) >= 0.5
+        rises = t[strong & ~np.concatenate([[False], strong[:-1]])]
+        return tuple(sorted({round(float(o), 4) for o in (*self.onsets, *rises)}))
+
 
 def make_motion(kind: str, duration: float, rng: np.random.Generator) -> Motion:
     """Draw one instance of ``kind``: its speed, amplitude and (for random kinds) onsets."""
@@ -80,15 +92,17 @@ def make_motion(kind: str, duration: float, rng: np.random.Generator) -> Motion:
     elif kind == "hoot":
         onsets = _periodic(0.15, period, duration - 0.4)
     elif kind == "knock":  # groups of 3-4 knocks with a pause between
-        onsets = _groups(rng, end, start=(0.2, 0.5), step=(period, period), count=(3, 5),
-                         pause=(0.4, 0.7))
+        onsets = _groups(
+            rng, end, start=(0.2, 0.5), step=(period, period), count=(3, 5), pause=(0.4, 0.7)
+        )
     elif kind == "type":
         onsets = _poisson(rng, rate=rng.uniform(6, 10), start=0.1, end=end)
     elif kind == "crumple":
         onsets = _poisson(rng, rate=rng.uniform(20, 35), start=0.1, end=0.85 * duration)
     elif kind == "chirp":  # trills of 3-6 chirps
-        onsets = _groups(rng, end, start=(0.1, 0.3), step=(0.09, 0.13), count=(3, 7),
-                         pause=(0.25, 0.5))
+        onsets = _groups(
+            rng, end, start=(0.1, 0.3), step=(0.09, 0.13), count=(3, 7), pause=(0.25, 0.5)
+        )
     elif kind == "pour":
         spans = [(0.25 * duration, 0.85 * duration)]
     elif kind == "blow":
@@ -97,8 +111,14 @@ def make_motion(kind: str, duration: float, rng: np.random.Generator) -> Motion:
             length = min(float(rng.uniform(0.3, 0.7)), duration - 0.1 - t)
             spans.append((t, t + length))
             t += length + float(rng.uniform(0.2, 0.4))
-    return Motion(kind, duration, period, amplitude, tuple(round(o, 4) for o in onsets),
-                  tuple((round(a, 4), round(b, 4)) for a, b in spans))
+    return Motion(
+        kind,
+        duration,
+        period,
+        amplitude,
+        tuple(round(o, 4) for o in onsets),
+        tuple((round(a, 4), round(b, 4)) for a, b in spans),
+    )
 
 
 def _periodic(first: float, step: float, end: float) -> list[float]:
@@ -166,8 +186,10 @@ def _knock(m: Motion, t):
 
 def _point(m: Motion, t):
     reach = _smoothstep(t / 0.45)
-    return {"dx": -12 * (1 - reach) + 0.8 * np.sin(TAU * t / 1.7),
-            "dy": 45 * (1 - reach) + 0.8 * np.sin(TAU * t / 1.3)}
+    return {
+        "dx": -12 * (1 - reach) + 0.8 * np.sin(TAU * t / 1.7),
+        "dy": 45 * (1 - reach) + 0.8 * np.sin(TAU * t / 1.3),
+    }
 
 
 _POSES: dict[str, Callable[[Motion, np.ndarray], dict[str, np.ndarray]]] = {
@@ -176,31 +198,49 @@ _POSES: dict[str, Callable[[Motion, np.ndarray], dict[str, np.ndarray]]] = {
     "saw": lambda m, t: {"dx": m.amplitude * np.sin(TAU * t / m.period)},
     "pour": _pour,
     "swing": lambda m, t: {"angle": m.amplitude * np.sin(TAU * t / m.period)},
-    "stir": lambda m, t: {"dx": m.amplitude * np.cos(TAU * t / m.period),
-                          "dy": 0.4 * m.amplitude * np.sin(TAU * t / m.period)},
-    "shake": lambda m, t: {"dx": m.amplitude * np.sin(TAU * t / m.period),
-                           "dy": 0.4 * m.amplitude * np.sin(2 * TAU * t / m.period),
-                           "angle": 8 * np.sin(TAU * t / m.period)},
-    "type": lambda m, t: {"dx": -16 + 32 * t / m.duration + 3 * np.sin(TAU * t * 3.1),
-                          "dy": 2.5 * np.minimum(_pulses(t, m.onsets, 0.03), 1.0)},
+    "stir": lambda m, t: {
+        "dx": m.amplitude * np.cos(TAU * t / m.period),
+        "dy": 0.4 * m.amplitude * np.sin(TAU * t / m.period),
+    },
+    "shake": lambda m, t: {
+        "dx": m.amplitude * np.sin(TAU * t / m.period),
+        "dy": 0.4 * m.amplitude * np.sin(2 * TAU * t / m.period),
+        "angle": 8 * np.sin(TAU * t / m.period),
+    },
+    "type": lambda m, t: {
+        "dx": -16 + 32 * t / m.duration + 3 * np.sin(TAU * t * 3.1),
+        "dy": 2.5 * np.minimum(_pulses(t, m.onsets, 0.03), 1.0),
+    },
     "zip": lambda m, t: {"dx": m.amplitude * (1 - np.cos(TAU * t / m.period))},
-    "blow": lambda m, t: {"dy": -6 * _spans_envelope(t, m.spans, 0.08),
-                          "scale": 1 + 0.15 * _spans_envelope(t, m.spans, 0.08)},
+    "blow": lambda m, t: {
+        "dy": -6 * _spans_envelope(t, m.spans, 0.08),
+        "scale": 1 + 0.15 * _spans_envelope(t, m.spans, 0.08),
+    },
     "crumple": lambda m, t: {
         "scale": 1 - 0.35 * np.clip(t / (0.85 * m.duration), 0, 1) + 0.04 * np.sin(TAU * 7 * t),
-        "angle": 10 * np.sin(TAU * 1.3 * t)},
-    "chirp": lambda m, t: {"dy": -2.0 * np.minimum(_pulses(t, m.onsets, 0.04), 1.0),
-                           "angle": 8 * np.minimum(_pulses(t, m.onsets, 0.05), 1.0)},
+        "angle": 10 * np.sin(TAU * 1.3 * t),
+    },
+    "chirp": lambda m, t: {
+        "dy": -2.0 * np.minimum(_pulses(t, m.onsets, 0.04), 1.0),
+        "angle": 8 * np.minimum(_pulses(t, m.onsets, 0.05), 1.0),
+    },
     "hoot": lambda m, t: {"scale": 1 + 0.14 * np.minimum(_pulses(t, m.onsets, 0.15), 1.0)},
     "knock": _knock,
-    "sweep": lambda m, t: {"angle": m.amplitude * np.sin(TAU * t / m.period),
-                           "dx": 6 * np.sin(TAU * t / m.period)},
-    "hold": lambda m, t: {"dx": 2 * np.sin(TAU * t / 3.3 + m.period),
-                          "dy": 1.5 * np.sin(TAU * t / 2.7), "angle": 3 * np.sin(TAU * t / 2.1)},
+    "sweep": lambda m, t: {
+        "angle": m.amplitude * np.sin(TAU * t / m.period),
+        "dx": 6 * np.sin(TAU * t / m.period),
+    },
+    "hold": lambda m, t: {
+        "dx": 2 * np.sin(TAU * t / 3.3 + m.period),
+        "dy": 1.5 * np.sin(TAU * t / 2.7),
+        "angle": 3 * np.sin(TAU * t / 2.1),
+    },
     "sway": lambda m, t: {"angle": m.amplitude * np.sin(TAU * t / m.period)},
     "point": _point,
-    "raise": lambda m, t: {"dy": 30 * (1 - _smoothstep(t / 0.5)),
-                           "angle": 3 * np.sin(TAU * t / m.period)},
+    "raise": lambda m, t: {
+        "dy": 30 * (1 - _smoothstep(t / 0.5)),
+        "angle": 3 * np.sin(TAU * t / m.period),
+    },
 }
 
 # kind -> ((period range s), (amplitude range: pixels, or degrees for rotating kinds))

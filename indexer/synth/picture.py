@@ -58,15 +58,23 @@ def _draw_action(img, visible: Visible, t: float, ox: int, oy: int, skin, sleeve
     gy = y + size * action.tool_at[1] + float(pose.dy[0])
     if action.hand:  # the arm passes behind the tool, the hand grips it in front
         _draw_arm(img, gx, gy, skin, sleeve)
-    tool_box = draw_sprite(img, action.tool, gx, gy, float(pose.angle[0]),
-                           size * float(pose.scale[0]), visible.tint)
+    tool_box = draw_sprite(
+        img, action.tool, gx, gy, float(pose.angle[0]), size * float(pose.scale[0]), visible.tint
+    )
     if action.hand:
         _capsule(img, (gx - 2, gy), (gx + 3, gy + 1), 6, skin * 1.05)
     return _union(box, tool_box)
 
 
-def draw_sprite(img: np.ndarray, parts: Sprite, x: float, y: float, angle: float, scale: float,
-                tint=(1.0, 1.0, 1.0)) -> Box | None:
+def draw_sprite(
+    img: np.ndarray,
+    parts: Sprite,
+    x: float,
+    y: float,
+    angle: float,
+    scale: float,
+    tint=(1.0, 1.0, 1.0),
+) -> Box | None:
     """Paint ``parts`` onto ``img`` (float (H, W, 3)) in place; return the painted box."""
     h, w = img.shape[:2]
     box = None
@@ -204,8 +212,13 @@ def _office(rng, yy, xx, grain):
     return img
 
 
-_LOOKS = {"kitchen": _kitchen, "street": _street, "workshop": _workshop, "garden": _garden,
-          "office": _office}
+_LOOKS = {
+    "kitchen": _kitchen,
+    "street": _street,
+    "workshop": _workshop,
+    "garden": _garden,
+    "office": _office,
+}
 
 
 def _scatter_distractors(canvas: np.ndarray, rng: np.random.Generator) -> None:
@@ -214,5 +227,12 @@ def _scatter_distractors(canvas: np.ndarray, rng: np.random.Generator) -> None:
     h, w = canvas.shape[:2]
     for _ in range(int(rng.integers(1, 4))):
         sprite = sprites[int(rng.integers(len(sprites)))]
-        draw_sprite(canvas, sprite, rng.uniform(15, w - 15), rng.uniform(15, h - 15),
-                    rng.uniform(-40, 40), rng.uniform(0.55, 0.85), rng.uniform(0.7, 1.0, 3))
+        draw_sprite(
+            canvas,
+            sprite,
+            rng.uniform(15, w - 15),
+            rng.uniform(15, h - 15),
+            rng.uniform(-40, 40),
+            rng.uniform(0.55, 0.85),
+            rng.uniform(0.7, 1.0, 3),
+        )

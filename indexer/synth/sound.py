@@ -95,13 +95,17 @@ def _hammer(m: Motion, pitch: float, rng, n: int):
     ring = partials(n, [pitch, 2.76 * pitch, 5.40 * pitch], [1.0, 0.6, 0.4])
     click = filtered(rng.standard_normal(n), 2500, "highpass")
     thud = partials(n, [120.0], [1.0])
-    return (ring * onset_envelope(n, m.onsets, 0.07) + click * onset_envelope(n, m.onsets, 0.003)
-            + 0.6 * thud * onset_envelope(n, m.onsets, 0.02))
+    return (
+        ring * onset_envelope(n, m.onsets, 0.07)
+        + click * onset_envelope(n, m.onsets, 0.003)
+        + 0.6 * thud * onset_envelope(n, m.onsets, 0.02)
+    )
 
 
 def _bell(m: Motion, pitch: float, rng, n: int):
-    ring = partials(n, pitch * np.array([0.5, 1.0, 1.19, 1.5, 2.0, 2.51]),
-                    [0.5, 1.0, 0.6, 0.4, 0.3, 0.2])
+    ring = partials(
+        n, pitch * np.array([0.5, 1.0, 1.19, 1.5, 2.0, 2.51]), [0.5, 1.0, 0.6, 0.4, 0.3, 0.2]
+    )
     strike = band_noise(rng, n, 2000, 7000) * onset_envelope(n, m.onsets, 0.004)
     return ring * onset_envelope(n, m.onsets, 0.45) + 0.4 * strike
 
@@ -149,8 +153,12 @@ def _click_cloud(m: Motion, rng, per_onset: tuple[int, int], spread: float):
 
 def _rattle(m: Motion, pitch: float, rng, n: int):
     times, amps = _click_cloud(m, rng, (6, 13), 0.035)
-    return filtered(impulses(n, times, amps), [0.7 * pitch, min(1.7 * pitch, NYQUIST_SAFE)],
-                    "bandpass") * 12
+    return (
+        filtered(
+            impulses(n, times, amps), [0.7 * pitch, min(1.7 * pitch, NYQUIST_SAFE)], "bandpass"
+        )
+        * 12
+    )
 
 
 def _keys(m: Motion, pitch: float, rng, n: int):
@@ -215,9 +223,21 @@ def _sweep(m: Motion, pitch: float, rng, n: int):
 
 
 ACTION_SOUNDS: dict[str, Callable[[Motion, float, np.random.Generator, int], np.ndarray]] = {
-    "chop": _chop, "hammer": _hammer, "bell": _bell, "knock": _knock, "saw": _saw,
-    "pour": _pour, "stir": _stir, "rattle": _rattle, "keys": _keys, "crackle": _crackle,
-    "zipper": _zipper, "whistle": _whistle, "lark": _lark, "owl": _owl, "sweep": _sweep,
+    "chop": _chop,
+    "hammer": _hammer,
+    "bell": _bell,
+    "knock": _knock,
+    "saw": _saw,
+    "pour": _pour,
+    "stir": _stir,
+    "rattle": _rattle,
+    "keys": _keys,
+    "crackle": _crackle,
+    "zipper": _zipper,
+    "whistle": _whistle,
+    "lark": _lark,
+    "owl": _owl,
+    "sweep": _sweep,
 }
 
 

@@ -44,8 +44,9 @@ def soundtrack(plan: VideoPlan) -> tuple[np.ndarray, list[SpokenWord]]:
             voice = spoken_word(event.speech_word)
             at = max(event.start, min(event.speech_at, event.end - len(voice) / SR - 0.05))
             _add(track, voice * level * 10 ** (event.speech_snr_db / 20), at)
-            words.append(SpokenWord(i, event.speech_word, round(at, 3),
-                                    round(at + len(voice) / SR, 3)))
+            words.append(
+                SpokenWord(i, event.speech_word, round(at, 3), round(at + len(voice) / SR, 3))
+            )
     peak = float(np.abs(track).max())
     if peak > 0.95:
         track *= 0.95 / peak

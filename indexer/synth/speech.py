@@ -49,7 +49,9 @@ def spoken_word(word: str) -> np.ndarray:
 def _espeak(word: str) -> np.ndarray:
     wav = subprocess.run(
         [ESPEAK, "-v", "en", "-s", "150", "--stdout", word],
-        capture_output=True, check=True, timeout=20,
+        capture_output=True,
+        check=True,
+        timeout=20,
     ).stdout
     with wave.open(io.BytesIO(wav)) as reader:
         rate, width = reader.getframerate(), reader.getsampwidth()
@@ -62,11 +64,24 @@ def _espeak(word: str) -> np.ndarray:
 
 
 # (F1, F2, F3) Hz of a few vowels, and the consonants the fallback tells apart
-_VOWELS = {"a": (730, 1090, 2440), "e": (530, 1840, 2480), "i": (270, 2290, 3010),
-           "o": (570, 840, 2410), "u": (300, 870, 2240), "y": (270, 2290, 3010)}
+_VOWELS = {
+    "a": (730, 1090, 2440),
+    "e": (530, 1840, 2480),
+    "i": (270, 2290, 3010),
+    "o": (570, 840, 2410),
+    "u": (300, 870, 2240),
+    "y": (270, 2290, 3010),
+}
 _VOICED = set("bdglmnrvwz")
-_FRICATIVES = {"s": (4000, 7000), "z": (4000, 7000), "f": (2000, 6000), "h": (800, 3000),
-               "c": (3000, 6000), "x": (3000, 6000), "j": (2500, 5000)}
+_FRICATIVES = {
+    "s": (4000, 7000),
+    "z": (4000, 7000),
+    "f": (2000, 6000),
+    "h": (800, 3000),
+    "c": (3000, 6000),
+    "x": (3000, 6000),
+    "j": (2500, 5000),
+}
 
 
 def _formant_voice(word: str) -> np.ndarray:
@@ -83,8 +98,11 @@ def _formant_voice(word: str) -> np.ndarray:
             segments.append(0.5 * _voiced(0.06, (250, 1000, 2200)))
         elif letter in _FRICATIVES:
             n = int(0.09 * SR)
-            segments.append(0.3 * filtered(rng.standard_normal(n), _FRICATIVES[letter],
-                                           "bandpass") * np.hanning(n))
+            segments.append(
+                0.3
+                * filtered(rng.standard_normal(n), _FRICATIVES[letter], "bandpass")
+                * np.hanning(n)
+            )
         elif letter.isalpha():  # a stop: silence then a short burst
             n = int(0.02 * SR)
             burst = filtered(rng.standard_normal(n), [1500, 5000], "bandpass") * np.hanning(n)

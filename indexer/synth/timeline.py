@@ -92,8 +92,9 @@ def plan_video(seed: int, index: int, seconds: float) -> VideoPlan:
             break
         events.append(_action(rng, scene, t, duration))
         t += duration + float(rng.uniform(0.5, 3.0))
-    return VideoPlan(f"v{index:03d}", seed, index, seconds, scene,
-                     float(rng.uniform(-34, -24)), tuple(events))
+    return VideoPlan(
+        f"v{index:03d}", seed, index, seconds, scene, float(rng.uniform(-34, -24)), tuple(events)
+    )
 
 
 def _pick_class(rng: np.random.Generator, scene: str) -> ActionClass:
@@ -141,5 +142,12 @@ def _offscreen_gap(rng: np.random.Generator, gap_start: float, gap: float) -> Ev
     name = OFFSCREEN[int(rng.integers(len(OFFSCREEN)))]
     at = round(gap_start + float(rng.uniform(0.2, 0.4)), 3)
     end = round(at + float(rng.uniform(0.8, gap - 0.6)), 3)
-    return Event(at, end, f"off-screen {name}", None, offscreen=name, offscreen_span=(at, end),
-                 offscreen_snr_db=float(rng.uniform(3, 15)))
+    return Event(
+        at,
+        end,
+        f"off-screen {name}",
+        None,
+        offscreen=name,
+        offscreen_span=(at, end),
+        offscreen_snr_db=float(rng.uniform(3, 15)),
+    )

@@ -25,9 +25,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="mc3-small", help="MC3 config name or JSON path")
     parser.add_argument(
         "--models",
-        default="mc3,denseav",
+        default="mc3,denseav,avldm",
         help="comma-separated model kinds to train when missing (or all with --train): "
-        "mc3 (search), denseav (localisation); default: both",
+        "mc3 (search), denseav (localisation), avldm (generation); default: all three",
     )
     parser.add_argument("--workers", type=int, default=2, help="decoding processes")
     parser.set_defaults(run=run)

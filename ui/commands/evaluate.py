@@ -1,4 +1,4 @@
-"""foley eval: retrieval, discovery, localisation (and later generation) figures with baselines."""
+"""foley eval: retrieval, discovery, localisation and generation figures with baselines."""
 
 from __future__ import annotations
 
@@ -58,6 +58,10 @@ def print_table(report: dict[str, Any]) -> None:
             print(f"{'locate ' + kind + ' ' + metric:<28}" + "".join(_cell(v) for v in values))
     agreement = report["localization"].get("speech_head_agreement")
     print(f"{'speech-head agreement':<28}" + _cell(agreement))
+    for metric in ("class_accuracy", "frechet", "ambient_match", "onset_sync"):
+        values = [report["generation"].get(metric)]
+        values += [(b.get("generation") or {}).get(metric) for b in baselines.values()]
+        print(f"{'generate ' + metric:<28}" + "".join(_cell(v) for v in values))
     meta = report["meta"]
     print(
         f"\nmodel {meta['model_version']}, {meta['gallery_clips']} clips "

@@ -26,10 +26,10 @@ def build(client: SearchClient) -> None:
     gr.Markdown("### Generate a soundtrack")
     with gr.Row(equal_height=False):
         mode = gr.Radio(
-            ["action", "joint"],
-            value="action",
+            ["joint", "action"],
+            value="joint",
             label="Mode",
-            info="action: the action's sound; joint: action and ambience",
+            info="joint: the action over a similar scene's ambience; action: the action alone",
         )
         ambient = gr.Dropdown(
             [AUTOMATIC],
@@ -37,7 +37,7 @@ def build(client: SearchClient) -> None:
             label="Ambient from clip",
             info="a candidate's ambience, or let the model choose",
         )
-        steps = gr.Slider(10, 200, value=50, step=1, label="Diffusion steps")
+        steps = gr.Slider(5, 100, value=25, step=1, label="Diffusion steps")
         guidance = gr.Slider(1.0, 10.0, value=3.0, step=0.5, label="Guidance")
         seed = gr.Number(0, precision=0, label="Seed", min_width=100)
     generate_button = gr.Button("Generate soundtrack", variant="primary", elem_id="generate")

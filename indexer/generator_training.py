@@ -1,0 +1,264 @@
+"""Train AV-LDM on the clip cache and register the pipeline in the catalog.
+
+Three networks, in order: the spectrogram autoencoder and the vocoder on random crops of the
+training videos' audio, then the denoiser on windows every ``window_stride`` seconds, whose
+latents and MC3 video features are computed once. A window's ambient condition is another
+window of the same video that does not overlap it, one of the ``ambient_neighbours``
+nearest on either side (the paper's pairing). Videos of the catalog's validation split and
+a stable ``holdout_fraction`` of the others are kept out for ``foley eval``; the pipeline
+records them. Each finished network is saved in ``<home>/models/training-avldm``, so a
+killed build resumes with the next one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from indexer.cache import CachedVideo, ClipCache
+from indexer.catalog import Catalog, ClipRow, ModelVersion
+from indexer.config import FoleyConfig
+from models.avldm.pipeline import AVLDMPipeline, denoiser_loss
+from models.avldm.train import fit
+from models.avldm.vocoder import vocoder_loss
+from models.mc3 import MC3
+
+VOCODER_CROP_SECONDS = 1.0
+CALIBRATION_CROPS = 256
+FEATURE_BATCH = 64
+
+
+def holdout_videos(rows: list[ClipRow], fraction: float) -> set[str]:
+    """Video uids kept out of generator training: the validation split, and a stable
+    ``fraction`` of the other videos chosen by a hash of their uid."""
+    held = {r.video_uid for r in rows if r.split != "train"}
+    for uid in {r.video_uid for r in rows}:
+        digest = hashlib.sha1(f"avldm-holdout:{uid}".encode()).digest()
+        if int.from_bytes(digest[:4], "big") / 2**32 < fraction:
+            held.add(uid)
+    return held
+
+
+class AudioCrops:
+    """Random fixed-length crops of the training videos' audio, longer videos drawn more."""
+
+    def __init__(self, videos: list[CachedVideo], seed: int):
+        self.videos = videos
+        lengths = np.array([len(v.audio) for v in videos], dtype=float)
+        self.weights = lengths / lengths.sum()
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, batch: int, seconds: float) -> torch.Tensor:
+        out = []
+        for k in self.rng.choice(len(self.videos), size=batch, p=self.weights):
+            video = self.videos[k]
+            length = len(video.audio) / video.sample_rate
+            start = self.rng.uniform(0.0, max(length - seconds, 0.0))
+            out.append(video.clip_audio(start, start + seconds))
+        return torch.from_numpy(np.stack(out))  # (batch, samples)
+
+
+@dataclass
+class Windows:
+    """The denoiser's training set: one row per window."""
+
+    latents: torch.Tensor  # (W, C, f, t) scaled autoencoder latents
+    video: torch.Tensor  # (W, F, D) MC3 per-frame video features
+    ambient: list[list[int]]  # per window: candidate ambient windows (same video, no overlap)
+
+
+def window_starts(seconds: float, window: float, stride: float) -> np.ndarray:
+    """Start times of the windows that fit in a video of ``seconds``."""
+    return np.arange(0.0, max(seconds - window, 0.0) + 1e-6, stride)
+
+
+def ambient_candidates(starts: np.ndarray, window: float, neighbours: int) -> list[list[int]]:
+    """Per window, the ``neighbours`` nearest non-overlapping windows on either side."""
+    out = []
+    for i, s in enumerate(starts):
+        before = [j for j in range(i - 1, -1, -1) if starts[j] + window <= s][:neighbours]
+        after = [j for j in range(i + 1, len(starts)) if starts[j] >= s + window][:neighbours]
+        out.append(before + after)
+    return out
+
+
+def _windows(
+    pipeline: AVLDMPipeline, mc3: MC3, videos: list[CachedVideo], progress: bool
+) -> Windows:
+    config = pipeline.config
+    seconds = config.mel.seconds
+    frames_per_window = config.denoiser.video_frames
+    latents, features, ambient = [], [], []
+    for video in tqdm(videos, desc="avldm windows", disable=not progress, dynamic_ncols=True):
+        length = len(video.audio) / video.sample_rate
+        starts = window_starts(length, seconds, config.train.window_stride)
+        offset = len(ambient)  # windows of the earlier videos
+        ambient += [
+            [offset + j for j in c]
+            for c in ambient_candidates(starts, seconds, config.train.ambient_neighbours)
+        ]
+        for first in range(0, len(starts), FEATURE_BATCH):
+            chunk = starts[first : first + FEATURE_BATCH]
+            frames = np.stack([video.clip_frames(s, s + seconds, frames_per_window) for s in chunk])
+            audio = np.stack([video.clip_audio(s, s + seconds) for s in chunk])
+            with torch.no_grad():
+                features.append(mc3.encode_video_frames(torch.from_numpy(frames)).cpu())
+            latents.append(pipeline.encode_audio(torch.from_numpy(audio)))
+    return Windows(torch.cat(latents), torch.cat(features), ambient)
+
+
+def _denoiser_batches(windows: Windows, batch: int, seed: int):
+    rng = np.random.default_rng(seed)
+
+    def next_batch() -> tuple[torch.Tensor, ...]:
+        index = rng.integers(0, len(windows.latents), size=batch)
+        partner = [
+            int(rng.choice(windows.ambient[i])) if windows.ambient[i] else int(i) for i in index
+        ]
+        valid = torch.tensor([bool(windows.ambient[i]) for i in index])
+        return windows.latents[index], windows.video[index], windows.latents[partner], valid
+
+    return next_batch
+
+
+def train_generator(
+    config: FoleyConfig,
+    catalog: Catalog,
+    mc3: MC3,
+    mc3_version: str,
+    steps: int | None = None,
+    make_current: bool = True,
+) -> tuple[AVLDMPipeline, ModelVersion, dict[str, float]]:
+    """Train the three networks (``steps`` overrides each one's step count); returns the
+    pipeline, its catalog record and the seconds each part took."""
+    generator = config.generator
+    if steps is not None:
+        train = replace(
+            generator.train, autoencoder_steps=steps, vocoder_steps=steps, denoiser_steps=steps
+        )
+        generator = replace(generator, train=train)
+    train = generator.train
+    rows = catalog.clips()
+    if not rows:
+        raise RuntimeError("no videos to train AV-LDM on: ingest some videos first")
+    held = holdout_videos(rows, train.holdout_fraction)
+    if held >= {r.video_uid for r in rows}:  # a tiny corpus: train on all, evaluate none
+        held = set()
+    cache = ClipCache(config.cache_dir)
+    keys = sorted({r.cache_key for r in rows if r.video_uid not in held})
+    videos = [cache.read(k) for k in keys]
+    torch.manual_seed(train.seed)
+    mc3.eval()
+    video_dim = mc3.encode_video_frames(torch.from_numpy(videos[0].clip_frames(0, 2, 2))[None])
+    pipeline = AVLDMPipeline.create(generator, video_dim=video_dim.shape[-1])
+    pipeline.info = {"video_model": mc3_version, "holdout_videos": sorted(held)}
+    crops = AudioCrops(videos, train.seed)
+    work = config.models_dir / "training-avldm"
+    fingerprint = json.dumps(asdict(pipeline.config), sort_keys=True)
+    if not (work / "config.json").is_file() or (work / "config.json").read_text() != fingerprint:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        (work / "config.json").write_text(fingerprint)
+    seconds: dict[str, float] = {}
+    mel_seconds = generator.mel.seconds
+    log_mel = pipeline.log_mel
+
+    def autoencoder_batch() -> torch.Tensor:
+        return log_mel(crops(train.autoencoder_batch, mel_seconds))
+
+    def vocoder_batch() -> torch.Tensor:
+        return crops(train.vocoder_batch, VOCODER_CROP_SECONDS)
+
+    parts = [
+        (
+            "autoencoder",
+            pipeline.autoencoder,
+            pipeline.autoencoder.loss,
+            autoencoder_batch,
+            train.autoencoder_steps,
+        ),
+        (
+            "vocoder",
+            pipeline.vocoder,
+            lambda w: vocoder_loss(pipeline.vocoder, w),
+            vocoder_batch,
+            train.vocoder_steps,
+        ),
+    ]
+    for name, network, loss_fn, next_batch, n_steps in parts:
+        started = time.perf_counter()
+        if (work / name / "model.safetensors").is_file():
+            network.load_state_dict(type(network).from_pretrained(work / name).state_dict())
+        else:
+            fit(
+                network,
+                loss_fn,
+                next_batch,
+                n_steps,
+                train.lr,
+                f"train avldm {name}",
+                config.progress,
+            )
+            if name == "autoencoder":
+                with torch.no_grad():
+                    network.calibrate(log_mel(crops(CALIBRATION_CROPS, mel_seconds)))
+            network.save_pretrained(work / name)
+        seconds[name] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    windows = _windows(pipeline, mc3, videos, config.progress)
+    seconds["windows"] = time.perf_counter() - started
+    started = time.perf_counter()
+    scheduler = pipeline.scheduler
+
+    def loss_fn(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+        latent, video, ambient, valid = batch
+        return denoiser_loss(
+            pipeline.denoiser,
+            scheduler,
+            latent,
+            video,
+            ambient,
+            train.drop_video,
+            train.drop_ambient,
+            valid,
+        )
+
+    fit(
+        pipeline.denoiser,
+        loss_fn,
+        _denoiser_batches(windows, train.batch_size, train.seed),
+        train.denoiser_steps,
+        train.lr,
+        "train avldm denoiser",
+        config.progress,
+    )
+    seconds["denoiser"] = time.perf_counter() - started
+
+    incoming = config.models_dir / "incoming-avldm"
+    shutil.rmtree(incoming, ignore_errors=True)
+    pipeline.save_pretrained(incoming)
+    weights = (incoming / "denoiser" / "model.safetensors").read_bytes()
+    version = hashlib.sha256(fingerprint.encode() + weights).hexdigest()[:12]
+    final = config.models_dir / version
+    shutil.rmtree(final, ignore_errors=True)
+    incoming.rename(final)
+    shutil.rmtree(work, ignore_errors=True)
+    record = ModelVersion(
+        version=version,
+        name="avldm",
+        kind="avldm",
+        path=str(final),
+        config=fingerprint,
+        steps=train.denoiser_steps,
+        train_seconds=sum(seconds.values()),
+    )
+    catalog.add_model_version(record, make_current=make_current)
+    return pipeline, record, seconds

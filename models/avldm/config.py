@@ -1,0 +1,103 @@
+"""Typed configuration of AV-LDM: spectrogram, autoencoder, denoiser, vocoder, sampling, training.
+
+Saved as JSON inside each component's folder (``save_pretrained``) so a pipeline rebuilds
+exactly; ``from_dict`` ignores unknown keys so older folders still load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class MelConfig:
+    """The log-mel spectrogram every AV-LDM part works in (fixed normalisation, never per clip)."""
+
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    hop: int = 250  # 16 ms: 2 s = 128 frames
+    n_mels: int = 64
+    f_min: float = 0.0
+    f_max: float = 8000.0
+    seconds: float = 2.0  # one generation window
+    log_floor: float = 1e-5  # log(mel + floor): silence is about log(1e-5) = -11.5
+    log_mean: float = -2.0  # normalised = (log_mel - log_mean) / log_std
+    log_std: float = 3.0
+
+    @property
+    def frames(self) -> int:
+        """Mel frames per window (the STFT's trailing centre frame is dropped)."""
+        return int(round(self.seconds * self.sample_rate)) // self.hop
+
+    @property
+    def samples(self) -> int:
+        return self.frames * self.hop
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """Conv VAE: normalised log-mel (1, n_mels, T) <-> latent (C, n_mels/8, T/4)."""
+
+    latent_channels: int = 8
+    width: int = 64
+    kl_weight: float = 1e-4
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    """Transformer over the latent's time steps; cross-attention to video + ambient tokens."""
+
+    width: int = 192
+    depth: int = 4
+    heads: int = 4
+    video_dim: int = 128  # per-frame MC3 video features
+    video_frames: int = 16  # conditioning frames per window (8 fps)
+    ambient_tokens: int = 8  # the ambient latent pooled to this many time tokens
+    prediction_type: str = "v_prediction"  # what the network predicts (diffusers' name)
+
+
+@dataclass(frozen=True)
+class VocoderConfig:
+    """Vocos-style: ConvNeXt blocks on the mel, then STFT magnitude + phase, inverse STFT."""
+
+    width: int = 128
+    depth: int = 6
+    kind: str = "learned"  # "learned" or "griffin_lim"
+    griffin_lim_iters: int = 32
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    steps: int = 25
+    guidance: float = 3.0  # classifier-free guidance scale
+    scheduler: str = "dpm"  # "dpm" (DPM-Solver++) or "ddim"
+    crossfade: float = 0.5  # seconds of overlap between windows of a long video
+
+
+@dataclass(frozen=True)
+class GeneratorTrainConfig:
+    """How ``foley build`` trains the three networks on the clip cache."""
+
+    autoencoder_steps: int = 600
+    autoencoder_batch: int = 16  # 2 s spectrograms; full-resolution convs are the cost
+    vocoder_steps: int = 1500
+    vocoder_batch: int = 16  # 1 s crops
+    denoiser_steps: int = 2500
+    batch_size: int = 32  # denoiser windows (latents and features are precomputed)
+    lr: float = 1e-3
+    window_stride: float = 0.5  # training windows every this many seconds of each video
+    ambient_neighbours: int = 3  # ambient drawn from this many windows on either side
+    drop_ambient: float = 0.2  # condition dropout (classifier-free guidance)
+    drop_video: float = 0.2
+    holdout_fraction: float = 0.2  # videos kept out of training for `foley eval`
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class AVLDMConfig:
+    mel: MelConfig = field(default_factory=MelConfig)
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    vocoder: VocoderConfig = field(default_factory=VocoderConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    train: GeneratorTrainConfig = field(default_factory=GeneratorTrainConfig)

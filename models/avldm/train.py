@@ -1,0 +1,72 @@
+"""The training loop AV-LDM's networks share: AdamW, warm-up + cosine LR, gradient clipping.
+
+Each network brings ``loss_fn(batch) -> (loss, parts)`` and the caller a ``next_batch()`` that
+draws one training batch; the loop knows nothing of clips or files.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from models.config import TrainConfig
+from models.train import learning_rate, make_optimizer
+
+LOG_EVERY = 50
+
+
+@dataclass
+class FitResult:
+    steps: int
+    seconds: float
+    final_loss: float  # mean over the last (up to) 50 steps
+    history: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss)
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: Callable[[Any], tuple[torch.Tensor, dict[str, float]]],
+    next_batch: Callable[[], Any],
+    steps: int,
+    lr: float,
+    desc: str,
+    progress: bool = True,
+    grad_clip: float = 1.0,
+    weight_decay: float = 1e-4,
+) -> FitResult:
+    """Train ``model`` in place for ``steps`` steps; leaves it in eval mode."""
+    started = time.perf_counter()
+    schedule = TrainConfig(steps=steps, lr=lr, weight_decay=weight_decay)
+    model.train()
+    optimizer = make_optimizer(model, schedule)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    history: list[tuple[int, float]] = []
+    window: list[float] = []
+    last: list[float] = []
+    bar = tqdm(total=steps, disable=not progress, file=sys.stderr, desc=desc, dynamic_ncols=True)
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, schedule)
+        loss, parts = loss_fn(next_batch())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
+        window.append(float(loss.detach()))
+        bar.set_postfix(loss=f"{window[-1]:.4f}")
+        bar.update()
+        if (step + 1) % LOG_EVERY == 0 or step + 1 == steps:
+            history.append((step + 1, sum(window) / len(window)))
+            last, window = window, []
+    bar.close()
+    model.eval()
+    final = sum(last) / len(last) if last else float("nan")
+    return FitResult(steps, time.perf_counter() - started, final, history)

@@ -1,0 +1,308 @@
+"""Soundtracks for silent video with AV-LDM: ambient retrieval, windows, crossfade.
+
+``Generator`` holds the home's current AV-LDM pipeline, the MC3 model whose per-frame video
+features condition it, and a search ``Engine`` for retrieving the ambient clip:
+
+- ``joint``: the ambient of a similar scene: among the clips whose audio is nearest the
+  video (MC3 video->audio similarity), the one least likely to be a sounding action (lowest
+  consensus score), so it carries the place's background and not someone else's action;
+- ``action``: the quietest indexed clip, so only the action sounds;
+- an explicit clip id overrides both.
+
+A video of any length is cut into 2 s windows overlapping by ``crossfade`` seconds; all
+windows are denoised in batches and crossfaded into one waveform as long as the video.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from indexer.cache import ClipCache, frames_between
+from indexer.catalog import ClipRow
+from indexer.media import decode
+from models.avldm.pipeline import AVLDMPipeline
+from models.checkpoint import load_model
+from models.mc3 import MC3
+from searchd.engine import Engine, QueryError
+
+Mode = Literal["joint", "action"]
+MODES: tuple[str, ...] = ("joint", "action")
+JOINT_CANDIDATES = 20  # nearest clips by video->audio similarity considered as the ambient
+WINDOW_BATCH = 16  # windows denoised together
+MIN_DB = -120.0
+
+
+class GenerationUnavailable(LookupError):
+    """The home has no AV-LDM model (or not the MC3 it was trained with)."""
+
+
+@dataclass(frozen=True)
+class AmbientChoice:
+    clip_id: str
+    video: str
+    start: float
+    end: float
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Soundtrack:
+    wave: np.ndarray  # (N,) float32 in [-1, 1], as long as the video
+    sample_rate: int
+    duration: float
+    mode: str
+    ambient: AmbientChoice | None
+    windows: int
+    steps: int
+    guidance: float
+    seed: int
+    seconds: float  # wall time of the generation
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "duration": round(self.duration, 3),
+            "sample_rate": self.sample_rate,
+            "mode": self.mode,
+            "ambient": self.ambient.to_json() if self.ambient else None,
+            "windows": self.windows,
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "seed": self.seed,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def window_starts(duration: float, window: float, crossfade: float) -> list[float]:
+    """Starts of ``window``-second windows covering ``duration``, ``crossfade`` overlapping
+    (the last one ends at the video's end)."""
+    if duration <= window:
+        return [0.0]
+    hop = window - crossfade
+    count = int(np.ceil((duration - window) / hop)) + 1
+    return [min(i * hop, duration - window) for i in range(count)]
+
+
+def crossfade(pieces: np.ndarray, starts: list[float], rate: int, total: int) -> np.ndarray:
+    """Overlap-add windows (W, n) placed at ``starts`` seconds, with linear fades where
+    neighbours overlap; -> (total,)."""
+    n = pieces.shape[1]
+    out, weight = np.zeros(total + n), np.zeros(total + n)
+    offsets = [int(round(s * rate)) for s in starts]
+    for i, (piece, at) in enumerate(zip(pieces, offsets, strict=True)):
+        ramp = np.ones(n)
+        if i > 0:
+            fade = max(offsets[i - 1] + n - at, 1)
+            ramp[:fade] = np.minimum(ramp[:fade], (np.arange(fade) + 0.5) / fade)
+        if i + 1 < len(offsets):
+            fade = max(at + n - offsets[i + 1], 1)
+            ramp[n - fade :] = np.minimum(ramp[n - fade :], (np.arange(fade)[::-1] + 0.5) / fade)
+        out[at : at + n] += piece * ramp
+        weight[at : at + n] += ramp
+    return (out / np.maximum(weight, 1e-8))[:total].astype(np.float32)
+
+
+class Generator:
+    """Load once, generate many (see module docstring)."""
+
+    def __init__(self, engine: Engine, vocoder: str | None = None) -> None:
+        """``vocoder="griffin_lim"`` uses the Griffin-Lim fallback instead of the learned one."""
+        self.engine = engine
+        catalog = engine.catalog
+        record = catalog.current_model("avldm")
+        if record is None:
+            raise GenerationUnavailable(
+                f"no AV-LDM model in {engine.config.home}: run `foley build --models avldm`"
+            )
+        self.version = record.version
+        self.pipeline = AVLDMPipeline.from_pretrained(record.path, vocoder=vocoder)
+        video_model = self.pipeline.info.get("video_model")
+        mc3 = catalog.model_version(video_model) if video_model else None
+        if mc3 is None:
+            raise GenerationUnavailable(
+                f"the MC3 model {video_model} AV-LDM was trained with is gone"
+            )
+        self.video_model: MC3 = load_model(Path(mc3.path))
+        self.cache = ClipCache(engine.config.cache_dir)
+        self._loudness: dict[int, float] | None = None
+
+    @property
+    def sample_rate(self) -> int:
+        return self.pipeline.config.mel.sample_rate
+
+    # --- ambient retrieval ----------------------------------------------------------
+    def ambient_for(
+        self,
+        mode: str,
+        frames: np.ndarray | None = None,
+        fps: float = 8.0,
+        clip_id: str | None = None,
+        exclude_videos: set[str] | frozenset[str] = frozenset(),
+    ) -> AmbientChoice:
+        """The ambient clip for ``mode`` (``clip_id`` overrides); ``frames`` (T, S, S, 3) at
+        ``fps`` are the video being scored (joint mode needs them)."""
+        if mode not in MODES:
+            raise QueryError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
+        if clip_id is not None:
+            row = self.engine.catalog.clip_by_id(clip_id)
+            if row is None:
+                raise QueryError(f"no clip {clip_id!r} in this home (--ambient)")
+            return _choice(row, "given")
+        rows = {r.key: r for r in self.engine.catalog.clips() if r.video_uid not in exclude_videos}
+        if not rows:
+            raise QueryError("the index holds no clip to take the ambient from")
+        if mode == "action":
+            loudness = self._clip_loudness()
+            key = min(rows, key=lambda k: loudness.get(k, 0.0))
+            return _choice(rows[key], f"action: quietest clip ({loudness[key]:.0f} dBFS)")
+        if frames is None:
+            raise QueryError("joint mode needs the video's frames")
+        query = self.video_query(frames, fps)
+        allowed = np.array(sorted(rows), dtype=np.int64)
+        hits = self.engine.store.search("audio", query[None], JOINT_CANDIDATES, allowed)[0]
+        consensus = self.engine.consensus_scores()
+        key = min((k for k, _ in hits), key=lambda k: consensus.get(k, 0.0))
+        return _choice(
+            rows[key],
+            f"joint: least action-like of the {len(hits)} clips whose sound best fits the scene",
+        )
+
+    def video_query(self, frames: np.ndarray, fps: float) -> np.ndarray:
+        """(D,) the index model's video embedding of the frames (mean over 2 s windows)."""
+        model = self.engine.model
+        shape = model.config.clip
+        duration = len(frames) / fps
+        starts = window_starts(duration, shape.seconds, shape.seconds / 2)
+        batch = np.stack(
+            [frames_between(frames, fps, s, s + shape.seconds, shape.frames) for s in starts]
+        )
+        with torch.no_grad():
+            mean = model.encode_video(torch.from_numpy(batch)).mean(dim=0)
+        return (mean / mean.norm().clamp_min(1e-8)).numpy().astype(np.float32)
+
+    def _clip_loudness(self) -> dict[int, float]:
+        """Every clip's RMS level in dBFS (computed once from the clip cache)."""
+        if self._loudness is None:
+            loudness = {}
+            for row in self.engine.catalog.clips():
+                audio = self.cache.read(row.cache_key).clip_audio(row.start, row.end)
+                rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)) + 1e-12)
+                loudness[row.key] = max(20 * np.log10(rms), MIN_DB)
+            self._loudness = loudness
+        return self._loudness
+
+    def ambient_audio(self, choice: AmbientChoice) -> np.ndarray:
+        """The ambient clip's audio, one generation window long."""
+        row = self.engine.catalog.clip_by_id(choice.clip_id)
+        if row is None:
+            raise QueryError(f"no clip {choice.clip_id!r} in this home")
+        seconds = self.pipeline.config.mel.seconds
+        return self.cache.read(row.cache_key).clip_audio(row.start, row.start + seconds)
+
+    # --- generation -----------------------------------------------------------------
+    def generate_frames(
+        self,
+        frames: np.ndarray,
+        fps: float,
+        duration: float,
+        ambient: AmbientChoice | None,
+        mode: str = "joint",
+        steps: int | None = None,
+        guidance: float | None = None,
+        seed: int = 0,
+    ) -> Soundtrack:
+        """A soundtrack ``duration`` seconds long for frames (T, S, S, 3) at ``fps``;
+        ``ambient=None`` generates without an ambient condition."""
+        started = time.perf_counter()
+        mel = self.pipeline.config.mel
+        sampling = self.pipeline.config.sampling
+        steps = steps or sampling.steps
+        guidance = sampling.guidance if guidance is None else guidance
+        if steps < 1:
+            raise QueryError("steps must be at least 1")
+        starts = window_starts(duration, mel.seconds, sampling.crossfade)
+        n_frames = self.pipeline.config.denoiser.video_frames
+        windows = np.stack(
+            [frames_between(frames, fps, s, s + mel.seconds, n_frames) for s in starts]
+        )
+        ambient_wave = None
+        if ambient is not None:
+            ambient_wave = np.repeat(self.ambient_audio(ambient)[None], len(windows), axis=0)
+        log_mel = self.render(windows, ambient_wave, steps, guidance, seed)
+        pieces = self.vocode(log_mel)
+        total = max(1, int(round(duration * mel.sample_rate)))
+        wave = crossfade(pieces, starts, mel.sample_rate, total)
+        return Soundtrack(
+            wave=np.clip(wave, -1.0, 1.0),
+            sample_rate=mel.sample_rate,
+            duration=duration,
+            mode=mode if ambient is not None else "unconditioned",
+            ambient=ambient,
+            windows=len(starts),
+            steps=steps,
+            guidance=guidance,
+            seed=seed,
+            seconds=time.perf_counter() - started,
+        )
+
+    def render(
+        self,
+        windows: np.ndarray,
+        ambient: np.ndarray | None,
+        steps: int,
+        guidance: float,
+        seed: int = 0,
+    ) -> torch.Tensor:
+        """Windows' frames (W, F, S, S, 3) and ambient audio (W, samples) or None ->
+        generated normalised log-mels (W, n_mels, frames), in batches."""
+        out = []
+        for first in range(0, len(windows), WINDOW_BATCH):
+            chunk = torch.from_numpy(windows[first : first + WINDOW_BATCH])
+            with torch.no_grad():
+                video = self.video_model.encode_video_frames(chunk)
+            latent = None
+            if ambient is not None:
+                wave = torch.from_numpy(ambient[first : first + WINDOW_BATCH])
+                latent = self.pipeline.encode_audio(wave)
+            out.append(self.pipeline.sample(video, latent, steps, guidance, seed=seed + first))
+        return torch.cat(out)
+
+    def vocode(self, log_mel: torch.Tensor) -> np.ndarray:
+        """Log-mels (W, n_mels, T) -> waveforms (W, T * hop), in batches."""
+        return np.concatenate(
+            [
+                self.pipeline.vocode(log_mel[i : i + WINDOW_BATCH]).numpy()
+                for i in range(0, len(log_mel), WINDOW_BATCH)
+            ]
+        )
+
+    def generate_file(
+        self,
+        video: Path,
+        mode: str = "joint",
+        ambient_clip: str | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        seed: int = 0,
+    ) -> Soundtrack:
+        """Decode ``video`` (its own sound, if any, is ignored), pick the ambient, generate."""
+        if mode not in MODES:
+            raise QueryError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
+        policy = self.engine.config.clips
+        decoded = decode(video, fps=policy.cache_fps, size=policy.frame_size, require_audio=False)
+        choice = self.ambient_for(mode, decoded.frames, decoded.fps, ambient_clip)
+        return self.generate_frames(
+            decoded.frames, decoded.fps, decoded.duration, choice, mode, steps, guidance, seed
+        )
+
+
+def _choice(row: ClipRow, reason: str) -> AmbientChoice:
+    return AmbientChoice(row.clip_id, row.video, row.start, row.end, reason)

@@ -1,0 +1,198 @@
+"""`foley generate` through the real CLI on the tiny home: outputs, lengths, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from indexer.catalog import Catalog
+from indexer.config import FoleyConfig
+from searchd.generate import crossfade, window_starts
+from ui.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, dict | None, str]:
+    code = main(["generate", *argv])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if code == 0 and "--json" in argv else None), err
+
+
+def audio_seconds(path: Path) -> float:
+    """Seconds of decoded audio in a media file."""
+    samples, rate = 0, None
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            samples += frame.samples
+            rate = frame.sample_rate
+    return samples / rate
+
+
+def video_seconds(path: Path) -> float:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return float(stream.duration * stream.time_base)
+
+
+@pytest.fixture(scope="module")
+def clip_ids(tiny_home: Path) -> list[str]:
+    return [r.clip_id for r in Catalog(FoleyConfig.for_home(tiny_home).catalog_url).clips()]
+
+
+def test_mp4_out_is_the_video_with_a_soundtrack_as_long_as_it(
+    tiny_home, make_video, tmp_path, capsys
+):
+    silent = make_video(tmp_path / "silent.mp4", seconds=3.4, audio=False)
+    out = tmp_path / "scored.mp4"
+    code, doc, err = run(
+        capsys,
+        "--home",
+        str(tiny_home),
+        "--video",
+        str(silent),
+        "--out",
+        str(out),
+        "--steps",
+        "2",
+        "--json",
+    )
+    assert code == 0, err
+    assert (
+        doc["mode"] == "joint" and doc["ambient"]["clip_id"] and "joint" in doc["ambient"]["reason"]
+    )
+    assert doc["windows"] == 2 and doc["out"] == str(out)
+    with av.open(str(out)) as container:
+        assert len(container.streams.video) == 1 and len(container.streams.audio) == 1
+    assert audio_seconds(out) == pytest.approx(video_seconds(out), abs=0.05)
+    assert audio_seconds(out) == pytest.approx(3.4, abs=0.05)
+
+
+def test_wav_action_mode_and_a_chosen_ambient(tiny_home, clip_ids, make_video, tmp_path, capsys):
+    silent = make_video(tmp_path / "silent.mp4", seconds=2.0, audio=False)
+    out = tmp_path / "action.wav"
+    code, doc, err = run(
+        capsys,
+        "--home",
+        str(tiny_home),
+        "--video",
+        str(silent),
+        "--out",
+        str(out),
+        "--mode",
+        "action",
+        "--steps",
+        "2",
+        "--json",
+    )
+    assert code == 0, err
+    assert doc["mode"] == "action" and "quietest" in doc["ambient"]["reason"]
+    assert audio_seconds(out) == pytest.approx(2.0, abs=0.01)
+    code, doc, err = run(
+        capsys,
+        "--home",
+        str(tiny_home),
+        "--video",
+        str(silent),
+        "--out",
+        str(out),
+        "--ambient",
+        clip_ids[3],
+        "--steps",
+        "2",
+        "--json",
+    )
+    assert code == 0, err
+    assert doc["ambient"]["clip_id"] == clip_ids[3] and doc["ambient"]["reason"] == "given"
+
+
+def test_a_tenth_of_a_second_and_ten_minutes(tiny_home, make_video, tmp_path, capsys):
+    short = make_video(tmp_path / "short.mp4", seconds=0.1, fps=30, audio=False)
+    code, doc, err = run(
+        capsys,
+        "--home",
+        str(tiny_home),
+        "--video",
+        str(short),
+        "--out",
+        str(tmp_path / "short.wav"),
+        "--steps",
+        "1",
+        "--json",
+    )
+    assert code == 0, err
+    assert audio_seconds(tmp_path / "short.wav") == pytest.approx(0.1, abs=0.04)
+    long = make_video(tmp_path / "long.mp4", seconds=600, fps=1, size=(32, 32), audio=False)
+    out = tmp_path / "long.mp4"
+    code, doc, err = run(
+        capsys,
+        "--home",
+        str(tiny_home),
+        "--video",
+        str(long),
+        "--out",
+        str(out),
+        "--steps",
+        "1",
+        "--json",
+    )
+    assert code == 0, err
+    assert doc["windows"] == 400  # 2 s windows every 1.5 s
+    assert audio_seconds(out) == pytest.approx(600, abs=0.1)
+
+
+def test_bad_input_gets_one_line_errors(tiny_home, make_video, tmp_path, capsys):
+    silent = make_video(tmp_path / "silent.mp4", seconds=2.0, audio=False)
+    home = ["--home", str(tiny_home)]
+    cases = [
+        (
+            ["--video", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "a.wav")],
+            "no such file",
+        ),
+        (["--video", str(silent), "--out", str(tmp_path / "a.ogg")], ".wav or .mp4"),
+        (["--video", str(silent), "--out", str(tmp_path / "no" / "a.wav")], "no folder"),
+        (
+            ["--video", str(silent), "--out", str(tmp_path / "a.wav"), "--ambient", "v9@9"],
+            "no clip",
+        ),
+        (["--video", str(silent), "--out", str(tmp_path / "a.wav"), "--steps", "0"], "steps"),
+    ]
+    sound_only = make_video(tmp_path / "sound.m4a", seconds=1.0, video=False)
+    cases.append((["--video", str(sound_only), "--out", str(tmp_path / "a.wav")], "video"))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    cases.append(
+        (["--video", str(silent), "--out", str(locked / "a.wav"), "--steps", "1"], "cannot write")
+    )
+    for argv, words in cases:
+        code, _, err = run(capsys, *home, *argv)
+        assert code == 1, argv
+        assert err.startswith("foley generate: error:") and words in err, err
+        assert len(err.strip().splitlines()) == 1
+    code, _, err = run(
+        capsys,
+        "--home",
+        str(tmp_path / "nohome"),
+        "--video",
+        str(silent),
+        "--out",
+        str(tmp_path / "a.wav"),
+    )
+    assert code == 1 and "foley build" in err
+
+
+def test_windows_cover_the_video_and_crossfade_keeps_a_steady_signal():
+    assert window_starts(1.0, 2.0, 0.5) == [0.0]
+    starts = window_starts(7.0, 2.0, 0.5)
+    assert starts[0] == 0.0 and starts[-1] == 5.0
+    assert all(0 < b - a <= 1.5 for a, b in zip(starts, starts[1:], strict=False))
+    rate = 100
+    pieces = np.ones((len(starts), 200))
+    joined = crossfade(pieces, starts, rate, 700)
+    assert joined.shape == (700,) and np.allclose(joined, 1.0)
+    ramps = np.stack([np.full(200, float(i)) for i in range(len(starts))])
+    mixed = crossfade(ramps, starts, rate, 700)
+    assert np.all(np.diff(mixed) >= -1e-6)  # each window hands over to the next smoothly
