@@ -25,6 +25,7 @@ from tqdm import tqdm
 from indexer.cache import CachedVideo, ClipCache
 from indexer.catalog import Catalog, ClipRow, ModelVersion
 from indexer.config import FoleyConfig
+from models.avldm.conditioning import video_condition
 from models.avldm.pipeline import AVLDMPipeline, denoiser_loss
 from models.avldm.train import fit
 from models.avldm.vocoder import vocoder_loss
@@ -44,6 +45,21 @@ def holdout_videos(rows: list[ClipRow], fraction: float) -> set[str]:
         if int.from_bytes(digest[:4], "big") / 2**32 < fraction:
             held.add(uid)
     return held
+
+
+def training_videos(
+    config: FoleyConfig, catalog: Catalog, holdout_fraction: float
+) -> tuple[list[CachedVideo], set[str]]:
+    """The cached videos to train on, and the uids of those held out."""
+    rows = catalog.clips()
+    if not rows:
+        raise RuntimeError("no videos to train AV-LDM on: ingest some videos first")
+    held = holdout_videos(rows, holdout_fraction)
+    if held >= {r.video_uid for r in rows}:  # a tiny corpus: train on all, evaluate none
+        held = set()
+    cache = ClipCache(config.cache_dir)
+    keys = sorted({r.cache_key for r in rows if r.video_uid not in held})
+    return [cache.read(k) for k in keys], held
 
 
 class AudioCrops:
@@ -108,8 +124,7 @@ def _windows(
             chunk = starts[first : first + FEATURE_BATCH]
             frames = np.stack([video.clip_frames(s, s + seconds, frames_per_window) for s in chunk])
             audio = np.stack([video.clip_audio(s, s + seconds) for s in chunk])
-            with torch.no_grad():
-                features.append(mc3.encode_video_frames(torch.from_numpy(frames)).cpu())
+            features.append(video_condition(mc3, torch.from_numpy(frames)))
             latents.append(pipeline.encode_audio(torch.from_numpy(audio)))
     return Windows(torch.cat(latents), torch.cat(features), ambient)
 
@@ -145,18 +160,11 @@ def train_generator(
         )
         generator = replace(generator, train=train)
     train = generator.train
-    rows = catalog.clips()
-    if not rows:
-        raise RuntimeError("no videos to train AV-LDM on: ingest some videos first")
-    held = holdout_videos(rows, train.holdout_fraction)
-    if held >= {r.video_uid for r in rows}:  # a tiny corpus: train on all, evaluate none
-        held = set()
-    cache = ClipCache(config.cache_dir)
-    keys = sorted({r.cache_key for r in rows if r.video_uid not in held})
-    videos = [cache.read(k) for k in keys]
+    videos, held = training_videos(config, catalog, train.holdout_fraction)
     torch.manual_seed(train.seed)
     mc3.eval()
-    video_dim = mc3.encode_video_frames(torch.from_numpy(videos[0].clip_frames(0, 2, 2))[None])
+    probe_frames = videos[0].clip_frames(0, generator.mel.seconds, generator.denoiser.video_frames)
+    video_dim = video_condition(mc3, torch.from_numpy(probe_frames)[None])
     pipeline = AVLDMPipeline.create(generator, video_dim=video_dim.shape[-1])
     pipeline.info = {"video_model": mc3_version, "holdout_videos": sorted(held)}
     crops = AudioCrops(videos, train.seed)
@@ -212,36 +220,49 @@ def train_generator(
             network.save_pretrained(work / name)
         seconds[name] = time.perf_counter() - started
 
+    seconds.update(train_denoiser(pipeline, mc3, videos, config.progress))
+    record = publish_generator(
+        config, catalog, pipeline, train.denoiser_steps, seconds, make_current
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return pipeline, record, seconds
+
+
+def train_denoiser(
+    pipeline: AVLDMPipeline, mc3: MC3, videos: list[CachedVideo], progress: bool
+) -> dict[str, float]:
+    """Train the pipeline's denoiser on windows of ``videos`` (its autoencoder trained);
+    returns the seconds spent on the windows and on training."""
+    train = pipeline.config.train
     started = time.perf_counter()
-    windows = _windows(pipeline, mc3, videos, config.progress)
-    seconds["windows"] = time.perf_counter() - started
+    windows = _windows(pipeline, mc3, videos, progress)
+    seconds = {"windows": time.perf_counter() - started}
     started = time.perf_counter()
-    scheduler = pipeline.scheduler
 
     def loss_fn(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
         latent, video, ambient, valid = batch
         return denoiser_loss(
-            pipeline.denoiser,
-            scheduler,
-            latent,
-            video,
-            ambient,
-            train.drop_video,
-            train.drop_ambient,
-            valid,
-        )
+            pipeline.denoiser, pipeline.scheduler, latent, video, ambient,
+            train.drop_video, train.drop_ambient, valid,
+        )  # fmt: skip
 
-    fit(
-        pipeline.denoiser,
-        loss_fn,
-        _denoiser_batches(windows, train.batch_size, train.seed),
-        train.denoiser_steps,
-        train.lr,
-        "train avldm denoiser",
-        config.progress,
-    )
+    batches = _denoiser_batches(windows, train.batch_size, train.seed)
+    fit(pipeline.denoiser, loss_fn, batches, train.denoiser_steps, train.lr,
+        "train avldm denoiser", progress)  # fmt: skip
     seconds["denoiser"] = time.perf_counter() - started
+    return seconds
 
+
+def publish_generator(
+    config: FoleyConfig,
+    catalog: Catalog,
+    pipeline: AVLDMPipeline,
+    steps: int,
+    seconds: dict[str, float],
+    make_current: bool = True,
+) -> ModelVersion:
+    """Save a trained pipeline under ``<home>/models/<version>`` and record it."""
+    fingerprint = json.dumps(asdict(pipeline.config), sort_keys=True)
     incoming = config.models_dir / "incoming-avldm"
     shutil.rmtree(incoming, ignore_errors=True)
     pipeline.save_pretrained(incoming)
@@ -250,15 +271,14 @@ def train_generator(
     final = config.models_dir / version
     shutil.rmtree(final, ignore_errors=True)
     incoming.rename(final)
-    shutil.rmtree(work, ignore_errors=True)
     record = ModelVersion(
         version=version,
         name="avldm",
         kind="avldm",
         path=str(final),
         config=fingerprint,
-        steps=train.denoiser_steps,
+        steps=steps,
         train_seconds=sum(seconds.values()),
     )
     catalog.add_model_version(record, make_current=make_current)
-    return pipeline, record, seconds
+    return record

@@ -26,6 +26,7 @@ import torch
 from indexer.cache import ClipCache, frames_between
 from indexer.catalog import ClipRow
 from indexer.media import decode
+from models.avldm.conditioning import video_condition
 from models.avldm.pipeline import AVLDMPipeline
 from models.checkpoint import load_model
 from models.mc3 import MC3
@@ -224,7 +225,7 @@ class Generator:
         started = time.perf_counter()
         mel = self.pipeline.config.mel
         sampling = self.pipeline.config.sampling
-        steps = steps or sampling.steps
+        steps = sampling.steps if steps is None else steps
         guidance = sampling.guidance if guidance is None else guidance
         if steps < 1:
             raise QueryError("steps must be at least 1")
@@ -267,7 +268,7 @@ class Generator:
         for first in range(0, len(windows), WINDOW_BATCH):
             chunk = torch.from_numpy(windows[first : first + WINDOW_BATCH])
             with torch.no_grad():
-                video = self.video_model.encode_video_frames(chunk)
+                video = video_condition(self.video_model, chunk)
             latent = None
             if ambient is not None:
                 wave = torch.from_numpy(ambient[first : first + WINDOW_BATCH])

@@ -11,6 +11,7 @@ import pytest
 
 from indexer.catalog import Catalog
 from indexer.config import FoleyConfig
+from indexer.media import read_audio
 from searchd.generate import crossfade, window_starts
 from ui.cli import main
 
@@ -22,13 +23,8 @@ def run(capsys, *argv: str) -> tuple[int, dict | None, str]:
 
 
 def audio_seconds(path: Path) -> float:
-    """Seconds of decoded audio in a media file."""
-    samples, rate = 0, None
-    with av.open(str(path)) as container:
-        for frame in container.decode(audio=0):
-            samples += frame.samples
-            rate = frame.sample_rate
-    return samples / rate
+    """Seconds of audio a player plays from a media file (the codec's padding dropped)."""
+    return len(read_audio(path, 16000)) / 16000
 
 
 def video_seconds(path: Path) -> float:
@@ -161,12 +157,9 @@ def test_bad_input_gets_one_line_errors(tiny_home, make_video, tmp_path, capsys)
     ]
     sound_only = make_video(tmp_path / "sound.m4a", seconds=1.0, video=False)
     cases.append((["--video", str(sound_only), "--out", str(tmp_path / "a.wav")], "video"))
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    cases.append(
-        (["--video", str(silent), "--out", str(locked / "a.wav"), "--steps", "1"], "cannot write")
-    )
+    taken = tmp_path / "taken.wav"
+    taken.mkdir()  # a folder where the output should go (chmod does not stop root)
+    cases.append((["--video", str(silent), "--out", str(taken), "--steps", "1"], "cannot write"))
     for argv, words in cases:
         code, _, err = run(capsys, *home, *argv)
         assert code == 1, argv

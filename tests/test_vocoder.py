@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torchaudio
 
 from models.avldm.config import MelConfig, VocoderConfig
 from models.avldm.pretrained import CONFIG_FILE
@@ -103,6 +104,25 @@ def test_short_training_lowers_the_reconstruction_loss() -> None:
     assert result.history[-1][1] < 0.7 * result.history[0][1]
     assert after["loss"] < 0.6 * before["loss"]
     assert after["mel"] < 0.5 * before["mel"]
+
+
+def test_griffin_lim_vocoder_is_torchaudios_griffin_lim() -> None:
+    vocoder = GriffinLimVocoder(TINY, MEL)
+    log_mel = LogMel(MEL)(bursts(2, 0.5, torch.Generator().manual_seed(2)))
+    magnitude = vocoder.linear_magnitude(log_mel)
+    expected = torchaudio.functional.griffinlim(
+        magnitude,
+        vocoder.window,
+        MEL.n_fft,
+        MEL.hop,
+        MEL.n_fft,
+        power=1.0,
+        n_iter=TINY.griffin_lim_iters,
+        momentum=0.99,
+        length=log_mel.shape[-1] * MEL.hop,
+        rand_init=False,
+    )
+    assert torch.allclose(vocoder(log_mel), expected, atol=1e-6)
 
 
 def test_griffin_lim_puts_a_tone_at_its_frequency() -> None:

@@ -2,10 +2,11 @@
 
 Each latent time step (all channels x frequency rows) is one token. Conditions, as in the
 paper, reach it by cross-attention to a context of video tokens (one per conditioning frame,
-from the MC3 video tower) and ambient tokens (the ambient clip's latent, pooled in time);
-the video features are also added to the time step they belong to, so the action's timing
-is given, not learnt through attention alone. The diffusion timestep modulates every block
-(adaptive LayerNorm, as DiT). A dropped condition is replaced by a learned null token,
+see ``conditioning.video_condition``) and ambient tokens (the ambient clip's latent, pooled
+in time). The video features are also added to the time step they belong to, so the
+action's timing is given, not learnt through attention alone; and clip-level summaries of
+video and ambient join the diffusion timestep in modulating every block (adaptive
+LayerNorm, as DiT). A dropped condition becomes a learned null token (and adds no summary),
 which is how classifier-free guidance asks for the unconditional prediction.
 """
 
@@ -56,6 +57,12 @@ class Block(nn.Module):
         return x + gate3 * self.mlp(h)
 
 
+def _summary_mlp(width_in: int, width: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.LayerNorm(width_in), nn.Linear(width_in, width), nn.SiLU(), nn.Linear(width, width)
+    )
+
+
 class Denoiser(PretrainedMixin, nn.Module):
     """Predicts the diffusion target (noise or velocity) of a latent (B, C, f, t)."""
 
@@ -83,6 +90,10 @@ class Denoiser(PretrainedMixin, nn.Module):
         self.ambient_in = nn.Linear(token_dim, d)
         self.ambient_pos = nn.Parameter(torch.randn(1, denoiser.ambient_tokens, d) * 0.02)
         self.ambient_null = nn.Parameter(torch.zeros(1, denoiser.ambient_tokens, d))
+        # clip-level summaries of both conditions modulate every block with the timestep:
+        # the strongest route for "what sound is this", which attention alone learns slowly
+        self.video_summary = _summary_mlp(denoiser.video_dim, d)
+        self.ambient_summary = _summary_mlp(token_dim, d)
         self.blocks = nn.ModuleList(Block(d, denoiser.heads) for _ in range(denoiser.depth))
         self.norm_out = nn.LayerNorm(d)
         self.latent_out = nn.Linear(d, token_dim)
@@ -119,8 +130,13 @@ class Denoiser(PretrainedMixin, nn.Module):
         a = self.ambient_in(a.transpose(1, 2)) + self.ambient_pos  # (B, A, d)
         a = torch.where(use_ambient[:, None, None], a, self.ambient_null.expand_as(a))
         context = torch.cat([v, a], dim=1)  # (B, F + A, d)
+        summary = self.video_summary(video.mean(dim=1)) * use_video[:, None]
+        summary = (
+            summary + self.ambient_summary(self._tokens(ambient).mean(dim=1)) * use_ambient[:, None]
+        )
+        condition = t_emb + summary  # a dropped condition adds nothing
 
         for block in self.blocks:
-            x = block(x, context, t_emb)
+            x = block(x, context, condition)
         out = self.latent_out(self.norm_out(x))  # (B, t, C*f)
         return out.transpose(1, 2).reshape(B, C, f, t)

@@ -155,7 +155,7 @@ class AVLDMPipeline:
         ambient) -> normalised log-mels (B, n_mels, frames)."""
         sampling = self.config.sampling
         steps, guidance = (
-            steps or sampling.steps,
+            sampling.steps if steps is None else steps,
             sampling.guidance if guidance is None else guidance,
         )
         B = video.shape[0]

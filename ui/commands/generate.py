@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ui.commands.common import add_home, add_json, log, print_json
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
         raise MediaError(f"no such file: {args.video}")
     if not args.out.parent.is_dir():
         raise ValueError(f"cannot write {args.out}: no folder {args.out.parent}")
+    if args.out.is_dir() or not os.access(args.out.parent, os.W_OK):
+        raise ValueError(f"cannot write {args.out}: a folder, or no permission")
     generator = Generator(Engine(args.home))
     track = generator.generate_file(
         args.video, args.mode, args.ambient, args.steps, args.guidance, args.seed
