@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from sqlalchemy import update
 
-from indexer.catalog import Catalog
+from indexer.catalog import Catalog, ModelVersion
 from indexer.config import FoleyConfig
 from indexer.media import read_audio
+from searchd.engine import Engine
+from searchd.evaluate import load_ground_truth
 from searchd.generate import crossfade, window_starts
+from searchd.generation_eval import evaluate_generation
 from ui.cli import main
 
 
@@ -131,3 +136,36 @@ def test_windows_cover_the_video_and_crossfade_keeps_a_steady_signal():
     ramps = np.stack([np.full(200, float(i)) for i in range(len(starts))])
     mixed = crossfade(ramps, starts, rate, 700)
     assert np.all(np.diff(mixed) >= -1e-6)  # each window hands over to the next smoothly
+
+
+def test_eval_generation_part_scores_each_system_against_its_baselines(
+    tiny_home, tiny_corpus, tmp_path
+):
+    """The held-out list is what eval scores on; here one video of the tiny home."""
+    home = tmp_path / "home"
+    shutil.copytree(tiny_home, home)
+    config = FoleyConfig.for_home(home)
+    catalog = Catalog(config.catalog_url)
+    record = catalog.current_model("avldm")
+    folder = home / "models" / Path(record.path).name
+    with catalog.session() as session, session.begin():  # the copy's own pipeline folder
+        session.execute(
+            update(ModelVersion)
+            .where(ModelVersion.version == record.version)
+            .values(path=str(folder))
+        )
+    document = json.loads((folder / "pipeline.json").read_text())
+    document["info"]["holdout_videos"] = [catalog.clips()[0].video_uid]
+    (folder / "pipeline.json").write_text(json.dumps(document))
+    engine = Engine(home)
+    rows = engine.catalog.clips()
+    truth = load_ground_truth(tiny_corpus / "labels.json", rows)
+    report, baselines = evaluate_generation(engine, truth, rows)
+    assert report is not None and report["cases"] >= 2
+    systems = [report, report["action_mode"], *report["resynthesis"].values()]
+    systems += [b["generation"] for b in baselines.values()]
+    assert set(baselines) == {"unconditioned", "retrieval_only", "griffin_lim"}
+    for figures in systems:
+        assert set(figures) >= {"class_accuracy", "frechet", "ambient_match", "onset_sync"}
+        assert figures["frechet"] >= 0 and -1 <= figures["ambient_match"] <= 1
+    assert report["real_audio"]["frechet"] == pytest.approx(0, abs=1e-6)
