@@ -138,8 +138,13 @@ def save_tiny_vit(folder: Path, name: str = "foley-tiny-vit") -> tuple[Any, Path
     tiny = {
         "embed_dim": 32,
         "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
-        "text_cfg": {"context_length": 16, "vocab_size": 1000, "width": 32, "heads": 2,
-                     "layers": 1},
+        "text_cfg": {
+            "context_length": 16,
+            "vocab_size": 1000,
+            "width": 32,
+            "heads": 2,
+            "layers": 1,
+        },
     }
     (folder / f"{name}.json").write_text(json.dumps(tiny))
     open_clip.add_model_config(folder / f"{name}.json")

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import write_video
 from playwright.sync_api import Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -148,6 +149,27 @@ def test_locate_shows_searchds_answer_in_the_page(page: Page, stack: Stack) -> N
     else:
         assert answer.status_code == 200, answer.text
         page.locator("#locate-maps img").first.wait_for()
+
+
+def test_soundtrack_tab_generates_a_playable_video(page: Page, tmp_path: Path) -> None:
+    """A silent clip uploaded in the Soundtrack tab comes back from AV-LDM with sound."""
+    silent = write_video(tmp_path / "silent.mp4", seconds=2.0, audio=False)
+    _open_tab(page, "Soundtrack")
+    page.locator("#soundtrack-video input[type=file]").set_input_files(str(silent))
+    page.locator("#soundtrack-video video").wait_for()
+    page.locator("#generate").click()
+    page.locator("#generate-outcome .foley-alert").wait_for(timeout=120_000)
+    said = page.locator("#generate-outcome").inner_text()
+    assert "Soundtrack generated" in said and "ambience from" in said
+    video = page.locator("#generated-video video")
+    video.wait_for()
+    handle = video.element_handle()
+    page.wait_for_function("video => video.readyState >= 1", arg=handle)
+    assert page.evaluate("video => video.duration", handle) == pytest.approx(2.0, abs=0.15)
+    page.evaluate("video => { video.muted = true; return video.play(); }", handle)
+    page.wait_for_function("video => video.currentTime > 0.2", arg=handle)
+    assert page.evaluate("video => video.error", handle) is None
+    _screenshot(page, "soundtrack-generated.png")
 
 
 def test_index_tab_shows_what_searchd_holds(page: Page, stack: Stack) -> None:

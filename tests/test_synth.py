@@ -33,8 +33,9 @@ VIDEOS, SECONDS, SEED = 3, 12.0, 0
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> tuple[Path, CorpusSummary]:
     out = tmp_path_factory.mktemp("synth")
-    return out, write_corpus(out, videos=VIDEOS, seconds=SECONDS, seed=SEED, workers=2,
-                             progress=False)
+    return out, write_corpus(
+        out, videos=VIDEOS, seconds=SECONDS, seed=SEED, workers=2, progress=False
+    )
 
 
 def _json(root: Path, name: str):
@@ -87,8 +88,9 @@ def test_labels_have_the_design_shape_and_boxes_lie_in_the_frame(corpus):
         for said in clip["speech"]:
             assert said["word"] == action.word
             assert clip["start"] <= said["start"] < said["end"] <= clip["end"]
-        frame_times = [k / 15 for k in range(round(SECONDS * 15))
-                       if clip["start"] <= k / 15 < clip["end"]]
+        frame_times = [
+            k / 15 for k in range(round(SECONDS * 15)) if clip["start"] <= k / 15 < clip["end"]
+        ]
         assert sorted(clip["boxes"]) == sorted(f"{t:.3f}" for t in frame_times)
         for x0, y0, x1, y1 in clip["boxes"].values():
             assert 0 <= x0 < x1 <= 160 and 0 <= y0 < y1 <= 120
@@ -131,10 +133,12 @@ def test_check_queries_rejects_a_narration_that_shares_a_query_word():
 
 def test_same_seed_gives_identical_json_and_another_seed_does_not(corpus, tmp_path):
     root, _ = corpus
-    write_corpus(tmp_path / "same", videos=VIDEOS, seconds=SECONDS, seed=SEED, workers=1,
-                 progress=False)
-    write_corpus(tmp_path / "other", videos=VIDEOS, seconds=SECONDS, seed=SEED + 1, workers=2,
-                 progress=False)
+    write_corpus(
+        tmp_path / "same", videos=VIDEOS, seconds=SECONDS, seed=SEED, workers=1, progress=False
+    )
+    write_corpus(
+        tmp_path / "other", videos=VIDEOS, seconds=SECONDS, seed=SEED + 1, workers=2, progress=False
+    )
     for name in ("labels.json", "narrations.json", "queries.json"):
         assert (tmp_path / "same" / name).read_bytes() == (root / name).read_bytes(), name
     for name in ("labels.json", "narrations.json"):
@@ -184,8 +188,11 @@ def test_labelled_onsets_land_on_the_impacts_of_the_written_audio(corpus):
     """Hammer, knock and chop onsets: the 30 ms after each are >= 6 dB louder than the 30 ms
     before, in the decoded mp4 (a label 0.1 s off fails this)."""
     root, _ = corpus
-    clips = [c for c in _json(root, "labels.json")["clips"]
-             if c["sounding"] and ACTION_BY_NAME[c["action"]].motion in ("hammer", "knock", "chop")]
+    clips = [
+        c
+        for c in _json(root, "labels.json")["clips"]
+        if c["sounding"] and ACTION_BY_NAME[c["action"]].motion in ("hammer", "knock", "chop")
+    ]
     assert clips
     width = int(0.03 * SR)
     for clip in clips:
@@ -237,5 +244,8 @@ def test_speech_is_cached_and_the_fallback_voice_differs_per_word():
 
 
 def _all_narration_texts(root: Path) -> list[str]:
-    return [n["narration_text"] for v in _json(root, "narrations.json").values()
-            for n in v["narration_pass_1"]["narrations"]]
+    return [
+        n["narration_text"]
+        for v in _json(root, "narrations.json").values()
+        for n in v["narration_pass_1"]["narrations"]
+    ]

@@ -9,6 +9,7 @@ Every failure — searchd unreachable, a 4xx with ``{"error": ...}``, a timeout 
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,6 +70,7 @@ class Media:
 
     content: bytes
     media_type: str
+    info: dict[str, Any] | None = None  # what searchd says about it (X-Foley-Generation)
 
 
 class SearchClient:
@@ -203,7 +205,12 @@ class SearchClient:
         media_type = response.headers.get("content-type", "").split(";")[0].strip()
         if media_type == "application/json":
             return response.json()
-        return Media(response.content, media_type or "application/octet-stream")
+        info = response.headers.get("x-foley-generation")
+        return Media(
+            response.content,
+            media_type or "application/octet-stream",
+            json.loads(info) if info else None,
+        )
 
     def _unreachable(self, exc: httpx.HTTPError) -> ApiError:
         if isinstance(exc, httpx.TimeoutException):

@@ -45,7 +45,10 @@ def build(client: SearchClient) -> None:
     with gr.Row():
         generated_audio = gr.Audio(label="Generated sound", visible=False, interactive=False)
         generated_video = gr.Video(
-            label="Video with generated sound", visible=False, interactive=False
+            label="Video with generated sound",
+            visible=False,
+            interactive=False,
+            elem_id="generated-video",
         )
 
     def find(
@@ -89,9 +92,9 @@ def build(client: SearchClient) -> None:
         except ApiError as exc:
             return render.api_alert(exc), *hidden
         if isinstance(answer, Media) and answer.media_type.startswith("audio/"):
-            return _done(), gr.Audio(value=_saved(answer, ".wav"), visible=True), hidden[1]
+            return _done(answer), gr.Audio(value=_saved(answer, ".wav"), visible=True), hidden[1]
         if isinstance(answer, Media) and answer.media_type.startswith("video/"):
-            return _done(), hidden[0], gr.Video(value=_saved(answer, ".mp4"), visible=True)
+            return _done(answer), hidden[0], gr.Video(value=_saved(answer, ".mp4"), visible=True)
         return render.alert("searchd's answer held neither audio nor video."), *hidden
 
     find_button.click(find, [video, count, where], [candidates, ambient])
@@ -102,8 +105,13 @@ def build(client: SearchClient) -> None:
     )
 
 
-def _done() -> str:
-    return render.alert("Listen below.", "info", "Soundtrack generated")
+def _done(answer: Media) -> str:
+    """What was made, and from which ambient clip."""
+    info = answer.info or {}
+    ambient = info.get("ambient")
+    source = f"ambience from {ambient['clip_id']} ({ambient['reason']})" if ambient else ""
+    made = f"{info['duration']:.1f} s, {info['steps']} steps, {source}" if info else ""
+    return render.alert(f"Listen below. {made}".strip(), "info", "Soundtrack generated")
 
 
 def _saved(media: Media, suffix: str) -> str:
