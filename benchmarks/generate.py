@@ -57,7 +57,7 @@ def main() -> None:
     clip = write_silent_clip(Path(tempfile.mkdtemp(prefix="foley-gen-")) / "silent.mp4")
     engine = Engine(args.home)
     generator = Generator(engine)
-    griffin = Generator(engine, vocoder="griffin_lim")
+    griffin = generator.griffin_lim()
     generator.generate_file(clip, steps=2)  # warm-up: loudness table, first-call costs
     mel = generator.pipeline.config.mel
     log_mel = torch.zeros(1, mel.n_mels, mel.frames)
@@ -77,7 +77,7 @@ def main() -> None:
         ),
         "learned vocoder, 2 s": best_of(lambda: generator.vocode(log_mel), args.repeats),
         "griffin-lim vocoder, 2 s (baseline)": best_of(
-            lambda: griffin.vocode(log_mel), args.repeats
+            lambda: generator.vocode(log_mel, griffin), args.repeats
         ),
     }
     record = engine.catalog.current_model("avldm")

@@ -16,18 +16,20 @@ windows are denoised in batches and crossfaded into one waveform as long as the 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
+from torch import nn
 
 from indexer.cache import ClipCache, frames_between
 from indexer.catalog import ClipRow
 from indexer.media import decode
 from models.avldm.conditioning import video_condition
 from models.avldm.pipeline import AVLDMPipeline
+from models.avldm.vocoder import build_vocoder
 from models.checkpoint import load_model
 from models.mc3 import MC3
 from searchd.engine import Engine, QueryError
@@ -114,8 +116,7 @@ def crossfade(pieces: np.ndarray, starts: list[float], rate: int, total: int) ->
 class Generator:
     """Load once, generate many (see module docstring)."""
 
-    def __init__(self, engine: Engine, vocoder: str | None = None) -> None:
-        """``vocoder="griffin_lim"`` uses the Griffin-Lim fallback instead of the learned one."""
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         catalog = engine.catalog
         record = catalog.current_model("avldm")
@@ -124,7 +125,7 @@ class Generator:
                 f"no AV-LDM model in {engine.config.home}: run `foley build --models avldm`"
             )
         self.version = record.version
-        self.pipeline = AVLDMPipeline.from_pretrained(record.path, vocoder=vocoder)
+        self.pipeline = AVLDMPipeline.from_pretrained(record.path)
         video_model = self.pipeline.info.get("video_model")
         mc3 = catalog.model_version(video_model) if video_model else None
         if mc3 is None:
@@ -166,15 +167,21 @@ class Generator:
             return _choice(rows[key], f"action: quietest clip ({loudness[key]:.0f} dBFS)")
         if frames is None:
             raise QueryError("joint mode needs the video's frames")
-        query = self.video_query(frames, fps)
-        allowed = np.array(sorted(rows), dtype=np.int64)
-        hits = self.engine.store.search("audio", query[None], JOINT_CANDIDATES, allowed)[0]
+        hits = self.sound_fits(frames, fps, rows)
         consensus = self.engine.consensus_scores()
-        key = min((k for k, _ in hits), key=lambda k: consensus.get(k, 0.0))
+        key = min(hits, key=lambda k: consensus.get(k, 0.0))
         return _choice(
             rows[key],
             f"joint: least action-like of the {len(hits)} clips whose sound best fits the scene",
         )
+
+    def sound_fits(self, frames: np.ndarray, fps: float, rows: dict[int, ClipRow]) -> list[int]:
+        """Keys of the ``JOINT_CANDIDATES`` clips among ``rows`` whose audio best fits the
+        frames (MC3 video->audio similarity), best first."""
+        query = self.video_query(frames, fps)
+        allowed = np.array(sorted(rows), dtype=np.int64)
+        hits = self.engine.store.search("audio", query[None], JOINT_CANDIDATES, allowed)[0]
+        return [key for key, _ in hits]
 
     def video_query(self, frames: np.ndarray, fps: float) -> np.ndarray:
         """(D,) the index model's video embedding of the frames (mean over 2 s windows)."""
@@ -276,14 +283,22 @@ class Generator:
             out.append(self.pipeline.sample(video, latent, steps, guidance, seed=seed + first))
         return torch.cat(out)
 
-    def vocode(self, log_mel: torch.Tensor) -> np.ndarray:
-        """Log-mels (W, n_mels, T) -> waveforms (W, T * hop), in batches."""
-        return np.concatenate(
-            [
-                self.pipeline.vocode(log_mel[i : i + WINDOW_BATCH]).numpy()
-                for i in range(0, len(log_mel), WINDOW_BATCH)
-            ]
-        )
+    def vocode(self, log_mel: torch.Tensor, vocoder: nn.Module | None = None) -> np.ndarray:
+        """Log-mels (W, n_mels, T) -> waveforms (W, T * hop), in batches, through the
+        pipeline's vocoder or ``vocoder`` (e.g. Griffin-Lim, to compare)."""
+        vocoder = vocoder or self.pipeline.vocoder
+        with torch.no_grad():
+            return np.concatenate(
+                [
+                    vocoder(log_mel[i : i + WINDOW_BATCH]).numpy()
+                    for i in range(0, len(log_mel), WINDOW_BATCH)
+                ]
+            )
+
+    def griffin_lim(self) -> nn.Module:
+        """The Griffin-Lim fallback for this pipeline's spectrograms (nothing to load)."""
+        config = self.pipeline.config
+        return build_vocoder(replace(config.vocoder, kind="griffin_lim"), config.mel).eval()
 
     def generate_file(
         self,

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from indexer.cache import ClipCache
 from indexer.catalog import ClipRow
 from searchd.engine import Engine
-from searchd.generate import JOINT_CANDIDATES, GenerationUnavailable, Generator
+from searchd.generate import GenerationUnavailable, Generator
 from searchd.generation_metrics import (
     LinearProbe,
     accuracy,
@@ -181,12 +181,12 @@ def evaluate_generation(
         "unconditioned": generator.vocode(render(None)),
         "retrieval_only": np.stack([_nearest_audio(generator, c, fps) for c in cases]),
     }
-    griffin = Generator(engine, vocoder="griffin_lim")
-    outputs["griffin_lim"] = griffin.vocode(joint_mel)
+    griffin = generator.griffin_lim()
+    outputs["griffin_lim"] = generator.vocode(joint_mel, griffin)
     real_mel = generator.pipeline.log_mel(torch.from_numpy(real))
     resynthesis = {
         "vocoder": generator.vocode(real_mel),
-        "griffin_lim": griffin.vocode(real_mel),
+        "griffin_lim": generator.vocode(real_mel, griffin),
     }
     figures = {
         name: evaluation.score(cases, out, real_embedded, joint_audio, probe)
@@ -221,14 +221,8 @@ def evaluate_generation(
 
 def _nearest_audio(generator: Generator, case: Case, fps: float) -> np.ndarray:
     """The real sound of the clip whose audio best fits the case's frames (other videos)."""
-    engine = generator.engine
-    query = generator.video_query(case.frames, fps)
-    allowed = np.array(
-        [r.key for r in engine.catalog.clips() if r.video_uid != case.row.video_uid],
-        dtype=np.int64,
-    )
-    key = engine.store.search("audio", query[None], JOINT_CANDIDATES, allowed)[0][0][0]
-    row = engine.catalog.clips([key])[0]
+    rows = {r.key: r for r in generator.engine.catalog.clips() if r.video_uid != case.row.video_uid}
+    row = rows[generator.sound_fits(case.frames, fps, rows)[0]]
     seconds = generator.pipeline.config.mel.seconds
     return generator.cache.read(row.cache_key).clip_audio(row.start, row.start + seconds)
 
