@@ -13,6 +13,8 @@ from fastapi import Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from starlette.datastructures import UploadFile
 
+from searchd.rerank import DEFAULT_DEPTH
+
 Target = Literal["audio", "video", "text"]
 
 
@@ -90,6 +92,12 @@ class SearchOptions(BaseModel):
     target: Target = Field("audio", description="which modality of the indexed clips to rank")
     k: int = Field(10, ge=1, le=1000, description="number of results")
     where: Text | None = WHERE
+    rerank: Annotated[int, Field(ge=1, le=1000)] | bool = Field(
+        False,
+        description=f"re-rank the top results by DenseAV (true: the top {DEFAULT_DEPTH}; a "
+        "number N: the top N); only a sound query (a clip or an uploaded audio file) with "
+        "target video",
+    )
 
 
 class SearchRequest(SearchOptions):

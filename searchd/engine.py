@@ -4,6 +4,9 @@
 
     engine = Engine("foley-home")
     engine.search(Query(text="slicing vegetables"), target="audio", k=10)
+
+A sound query (an audio file or a clip's sound) for video can ask for its top results to be
+re-ranked by DenseAV (``rerank=N``, see searchd.rerank).
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from indexer.cache import ClipCache
 from indexer.catalog import Catalog, ClipRow
 from indexer.config import FoleyConfig
 from indexer.vectors import VectorStore
 from models.checkpoint import load_model
 from models.mc3 import MC3
 from models.text import SentenceEncoder
-from searchd.fusion import fuse_text_rankings
+from searchd.fusion import fuse_text_rankings, rerank_fusion
+from searchd.locate import load_denseav
 from searchd.queries import encode_audio_file, encode_text_query, encode_video_file
+from searchd.rerank import DEFAULT_DEPTH, SoundReranker
 from searchd.where import compile_where
 
 Target = Literal["audio", "video", "text"]
@@ -101,6 +107,7 @@ class Engine:
         self.model.eval()
         self._sentence_encoder: SentenceEncoder | None = None
         self._consensus: dict[int, float] | None = None
+        self._reranker: SoundReranker | None = None
 
     # --- public API ---------------------------------------------------------------------
     def search(
@@ -110,24 +117,34 @@ class Engine:
         k: int = 10,
         where: str | None = None,
         text_mode: TextMode = "fused",
+        rerank: bool | int | None = None,
     ) -> list[SearchResult]:
-        """Clips whose ``target`` modality best matches the query, best first."""
+        """Clips whose ``target`` modality best matches the query, best first.
+
+        ``rerank`` (sound queries for video only): True re-ranks the top DEFAULT_DEPTH
+        results by DenseAV, a number N the top N; their score becomes the fused one
+        (``rerank_fusion``) and results past them keep their order.
+        """
         if target not in TARGETS:
             raise QueryError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
         if k < 1:
             raise QueryError("k must be at least 1")
-        allowed = self._allowed(where)
         kind = query.kind()
+        rerank_depth = self._rerank_depth(rerank, kind, target)
+        allowed = self._allowed(where)
+        depth = max(k, rerank_depth or 0)
         if kind == "text":
-            ranked = self._text_ranking(query.text or "", target, k, allowed, text_mode)
+            ranked = self._text_ranking(query.text or "", target, depth, allowed, text_mode)
         elif kind == "clip":
-            ranked = self._clip_ranking(query.clip or "", target, k, allowed)
+            ranked = self._clip_ranking(query.clip or "", target, depth, allowed)
         else:
             if kind == "audio":
                 vector = encode_audio_file(self.model, _existing(query.audio))
             else:
                 vector = encode_video_file(self.model, _existing(query.video), self.config.clips)
-            ranked = self.store.search(target, vector[None], k, allowed)[0]
+            ranked = self.store.search(target, vector[None], depth, allowed)[0]
+        if rerank_depth is not None:
+            ranked = self._reranked(query, ranked, rerank_depth)
         return self._results(ranked[:k])
 
     def discover(
@@ -191,7 +208,56 @@ class Engine:
         ranked = self.store.search(target, vectors[:1], k + 1, allowed)[0]
         return [(key, score) for key, score in ranked if key != row.key]
 
+    def _rerank_depth(self, rerank: bool | int | None, kind: str, target: str) -> int | None:
+        """How many top results to re-rank (None: none); QueryError if it cannot be done."""
+        if rerank is None or rerank is False:
+            return None
+        if not isinstance(rerank, int):
+            raise QueryError("rerank is true or how many top results to re-rank")
+        depth = DEFAULT_DEPTH if rerank is True else rerank
+        if depth < 1:
+            raise QueryError("rerank must be at least 1 (how many top results to re-rank)")
+        if kind not in ("audio", "clip") or target != "video":
+            raise QueryError(
+                "rerank needs a sound query (an audio file or a clip) with target video"
+            )
+        _ = self.reranker  # no DenseAV model: say so before searching
+        return depth
+
+    def _reranked(
+        self, query: Query, ranked: list[tuple[int, float]], depth: int
+    ) -> list[tuple[int, float]]:
+        """``ranked`` with its first ``depth`` re-ranked by DenseAV (see rerank_fusion)."""
+        keys = _keys(ranked)
+        head = self.catalog.clips(keys[:depth])  # ordered by key: reorder as ranked
+        position = {key: i for i, key in enumerate(keys)}
+        head.sort(key=lambda row: position[row.key])
+        if not head:
+            return ranked
+        query_clip = self.catalog.clip_by_id(query.clip) if query.clip else None
+        if query_clip is not None:
+            sound = self.reranker.clip_sound(query_clip)
+        else:
+            sound = self.reranker.file_sound(_existing(query.audio))
+        frames = self.reranker.encode_frames(head)
+        scores = self.reranker.scores(self.reranker.encode_sound(sound), frames)
+        return rerank_fusion([row.key for row in head] + keys[depth:], scores.tolist())
+
     # --- helpers ------------------------------------------------------------------------
+    @property
+    def reranker(self) -> SoundReranker:
+        """The home's current DenseAV model, loaded on first use (QueryError if none)."""
+        if self._reranker is None:
+            loaded = load_denseav(self.catalog)
+            if loaded is None:
+                raise QueryError(
+                    f"no DenseAV model in {self.config.home} to re-rank with: run "
+                    "`foley build` (or --models denseav)"
+                )
+            model, record = loaded
+            self._reranker = SoundReranker(model, record.version, ClipCache(self.config.cache_dir))
+        return self._reranker
+
     @property
     def sentence_encoder(self) -> SentenceEncoder:
         if self._sentence_encoder is None:

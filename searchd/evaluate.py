@@ -4,7 +4,9 @@ Results are matched to ground truth by video and time overlap. Every figure come
 baselines measured in the same run: random ranking, the pairwise-only model, narration
 full-text alone, the learned embedding alone, the from-scratch text tower, the centre prior
 and mean-pooled DenseAV, and unconditioned, retrieval-only and Griffin-Lim generation. Parts that
-cannot be computed (no DenseAV or AV-LDM model) are ``None``.
+cannot be computed (no DenseAV or AV-LDM model) are ``None``. With a DenseAV model,
+``audio->video reranked`` is audio->video with each ranking's top re-ranked by DenseAV, as
+``foley search --rerank`` does (its baseline: ``audio->video`` itself).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from indexer.training import train_model
 from models.checkpoint import load_model
 from models.mc3 import MC3
 from searchd.engine import Engine
-from searchd.fusion import fuse_text_rankings
+from searchd.fusion import fuse_text_rankings, rerank_fusion
 from searchd.generation_eval import KEYS as GENERATION_KEYS
 from searchd.generation_eval import evaluate_generation
 from searchd.localization_eval import evaluate_localization
@@ -37,6 +39,7 @@ from searchd.metrics import (
     rank_by_similarity,
     retrieval_summary,
 )
+from searchd.rerank import DEFAULT_DEPTH, SoundReranker
 
 # A clip takes the label it overlaps most, if that overlap covers this share of the clip.
 MIN_LABEL_OVERLAP = 0.5
@@ -186,6 +189,25 @@ class Evaluator:
         order = rank_by_similarity(source[queries], gallery)
         return retrieval_summary(*self._class_hits(queries, order))
 
+    def reranked_audio_to_video(
+        self, view: ModelView, reranker: SoundReranker, depth: int = DEFAULT_DEPTH
+    ) -> dict[str, Any]:
+        """audio->video as ``cross_modal`` (same queries, own clip excluded), with the top
+        ``depth`` of each ranking re-ranked by DenseAV on the query clip's sound."""
+        queries = np.flatnonzero(self.truth.visible_sound)
+        if len(queries) == 0:
+            return {**_empty(), "depth": depth}
+        frames = reranker.encode_frames(self.rows)  # (G, K, C, h, w), once
+        orders = rank_by_similarity(view.audio[queries], view.video)
+        rankings = []
+        for q, order in zip(queries, orders, strict=True):
+            order = order[order != q]
+            sound = reranker.encode_sound(reranker.clip_sound(self.rows[q]))
+            scores = reranker.scores(sound, frames[order[:depth]])
+            fused = rerank_fusion(order.tolist(), scores.tolist())
+            rankings.append(np.array([i for i, _ in fused]))
+        return {**retrieval_summary(*self._class_hits(queries, rankings)), "depth": depth}
+
     def _class_hits(
         self, queries: np.ndarray, orders: Sequence[np.ndarray]
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -259,6 +281,11 @@ def evaluate(
     evaluator = Evaluator(engine, labels_path)
     view = model_view(engine.model, evaluator.rows, evaluator.cache)
     report = evaluator.full(view, ("learned", "full_text", "semantic"))
+    if engine.catalog.current_model("denseav") is None:
+        report["retrieval"]["audio->video reranked"] = {**_empty(), "depth": DEFAULT_DEPTH}
+    else:
+        reranked = evaluator.reranked_audio_to_video(view, engine.reranker)
+        report["retrieval"]["audio->video reranked"] = reranked
     baselines: dict[str, Any] = {"random": evaluator.random_baseline()}
     current = engine.catalog.current_model()
     for baseline, config_name in ABLATIONS.items():

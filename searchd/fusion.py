@@ -36,3 +36,15 @@ def fuse_text_rankings(lists: dict[str, Sequence[int]]) -> list[tuple[int, float
     return reciprocal_rank_fusion(
         [lists[name] for name in present], [TEXT_WEIGHTS[name] for name in present]
     )
+
+
+def rerank_fusion(ranking: Sequence[int], scores: Sequence[float]) -> list[tuple[int, float]]:
+    """Re-rank the head of ``ranking`` by a second opinion: ``scores`` of its first
+    ``len(scores)`` items (higher: better), fused with the first ranking by equal-weight RRF.
+
+    The second ranking only covers the head, so every item past it scores below every item
+    in it (1 / (k + r) < 1 / (k + r') + 1 / (k + s) for r' < r) and keeps its place.
+    """
+    head = list(ranking[: len(scores)])
+    order = sorted(range(len(head)), key=lambda i: -scores[i])  # stable: ties keep order
+    return reciprocal_rank_fusion([ranking, [head[i] for i in order]])

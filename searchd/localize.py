@@ -87,7 +87,7 @@ class Localizer:
         shape = self.model.config.clip
         audio = np.zeros(shape.audio_samples, np.float32)
         audio[: min(len(wave), len(audio))] = wave[: len(audio)]
-        square = _resize(frame, shape.frame_size)
+        square = resize_square(frame, shape.frame_size)
         a = self.model.encode_audio(torch.from_numpy(audio)[None])  # (1, K, C, T)
         v = self.model.encode_image(torch.from_numpy(square)[None])  # (1, K, C, h, w)
         volume = self.model.similarity_volume(a, v)[0]  # (K, T, h, w)
@@ -133,7 +133,7 @@ def heat_region(heat: np.ndarray, threshold: float = REGION_THRESHOLD) -> np.nda
     return labels == labels[peak]
 
 
-def _resize(frame: np.ndarray, size: int) -> np.ndarray:
+def resize_square(frame: np.ndarray, size: int) -> np.ndarray:
     """(H, W, 3) uint8 -> (size, size, 3) uint8, squashed like the clip cache's frames."""
     if frame.shape[:2] == (size, size):
         return frame

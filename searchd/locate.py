@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from indexer.cache import ClipCache
-from indexer.catalog import Catalog
+from indexer.cache import CachedVideo, ClipCache
+from indexer.catalog import Catalog, ClipRow, ModelVersion
 from indexer.config import FoleyConfig
 from indexer.media import MediaError, read_audio, read_frame
 from models.checkpoint import load_model
@@ -50,18 +50,38 @@ def head_names(model_dir: Path, heads: int) -> list[str]:
     return [f"head {i}" for i in range(heads)]
 
 
+def load_denseav(catalog: Catalog) -> tuple[DenseAV, ModelVersion] | None:
+    """The catalog's current DenseAV model and its record, or None when it has none."""
+    record = catalog.current_model("denseav")
+    if record is None:
+        return None
+    model: DenseAV = load_model(Path(record.path))
+    return model.eval(), record
+
+
+def clip_sound(cached: CachedVideo, row: ClipRow, seconds: float) -> np.ndarray:
+    """An indexed clip's sound: ``seconds`` of audio from its start (N,) float32."""
+    return cached.clip_audio(row.start, row.start + seconds)
+
+
+def middle_frame(cached: CachedVideo, row: ClipRow) -> np.ndarray:
+    """An indexed clip's middle frame as the clip cache holds it: (S, S, 3) uint8."""
+    middle = (row.start + row.end) / 2
+    return cached.clip_frames(middle, middle + 1e-3, 1)[0]
+
+
 class Locator:
     def __init__(self, config: FoleyConfig) -> None:
         self.config = config
         if not config.home.is_dir():
             raise LocateError(f"no Foley home at {config.home}: run `foley build` first")
         self.catalog = Catalog(config.catalog_url)
-        record = self.catalog.current_model("denseav")
-        if record is None:
+        loaded = load_denseav(self.catalog)
+        if loaded is None:
             raise LocateError(
                 f"no DenseAV model in {config.home}: run `foley build` (or --models denseav)"
             )
-        model: DenseAV = load_model(Path(record.path))
+        model, record = loaded
         self.version = record.version
         self.localizer = Localizer(model, head_names(Path(record.path), model.config.heads))
         self.shape = model.config.clip
@@ -71,13 +91,12 @@ class Locator:
         row = self.catalog.clip_by_id(clip_id)
         if row is None:
             raise LocateError(f"no clip {clip_id!r} in this home")
-        middle = (row.start + row.end) / 2
         cached = ClipCache(self.config.cache_dir).read(row.cache_key)
-        wave = cached.clip_audio(row.start, row.start + self.shape.seconds)
+        wave = clip_sound(cached, row, self.shape.seconds)
         try:
-            frame = read_frame(Path(row.video), middle)
+            frame = read_frame(Path(row.video), (row.start + row.end) / 2)
         except MediaError:  # the source moved or went away: the cache still has the clip
-            frame = cached.clip_frames(middle, middle + 1e-3, 1)[0]
+            frame = middle_frame(cached, row)
         source = {"clip_id": clip_id, "video": row.video, "start": row.start, "end": row.end}
         return Located(self.localizer.locate(wave, frame), source)
 

@@ -22,6 +22,17 @@ def _windows(duration: float, length: float) -> list[float]:
     return list(np.linspace(0.0, duration - length, count))
 
 
+def sound_windows(audio: np.ndarray, rate: int, seconds: float, samples: int) -> np.ndarray:
+    """(W, samples) float32: half-overlapping ``seconds``-long windows of a waveform (N,)
+    sampled at ``rate``, each cut or zero-padded to ``samples``."""
+    starts = _windows(len(audio) / rate, seconds)
+    pieces = np.zeros((len(starts), samples), dtype=np.float32)
+    for i, start in enumerate(starts):
+        chunk = audio[int(start * rate) : int(start * rate) + samples]
+        pieces[i, : len(chunk)] = chunk
+    return pieces
+
+
 def _mean_direction(vectors: torch.Tensor) -> np.ndarray:
     mean = vectors.mean(dim=0)
     return (mean / mean.norm().clamp_min(1e-8)).numpy().astype(np.float32)
@@ -43,12 +54,8 @@ def encode_audio_file(model: MC3, path: Path) -> np.ndarray:
     audio = read_audio(path, rate)
     if audio.size == 0:
         raise ValueError(f"{path}: no audio samples")
-    n = model.config.clip.audio_samples
-    starts = _windows(len(audio) / rate, model.config.clip.seconds)
-    pieces = np.zeros((len(starts), n), dtype=np.float32)
-    for i, start in enumerate(starts):
-        chunk = audio[int(start * rate) : int(start * rate) + n]
-        pieces[i, : len(chunk)] = chunk
+    shape = model.config.clip
+    pieces = sound_windows(audio, rate, shape.seconds, shape.audio_samples)
     return _mean_direction(model.encode_audio(torch.from_numpy(pieces)))
 
 

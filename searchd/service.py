@@ -173,13 +173,17 @@ class _Routes:
                 async with self._saved(uploads) as paths:
                     query = await self._thread(_upload_query, paths["file"])
                     return await self._results(
-                        lambda e: e.search(query, form.target, form.k, form.where)
+                        lambda e: e.search(
+                            query, form.target, form.k, form.where, rerank=form.rerank
+                        )
                     )
             spec = await api.read_json(request, api.SearchRequest)
             if spec.clip is not None:
                 await self._clip_row(spec.clip)
             query = Query(text=spec.text, clip=spec.clip)
-            return await self._results(lambda e: e.search(query, spec.target, spec.k, spec.where))
+            return await self._results(
+                lambda e: e.search(query, spec.target, spec.k, spec.where, rerank=spec.rerank)
+            )
 
     async def discover(
         self, spec: Annotated[api.DiscoverRequest | None, Body()] = None

@@ -163,6 +163,9 @@ def test_eval_reports_every_part_with_baselines(home: Path, corpus: Path):
     for task in ("text->audio", "text->audio unseen", "audio->video", "video->audio"):
         assert set(doc["retrieval"][task]) >= {"mAP", "R@1", "R@5", "R@10"}
         assert 0 <= doc["retrieval"][task]["mAP"] <= 1
+    reranked = doc["retrieval"]["audio->video reranked"]  # by the home's DenseAV, as --rerank
+    assert reranked["queries"] == doc["retrieval"]["audio->video"]["queries"]
+    assert 0 <= reranked["mAP"] <= 1 and reranked["depth"] == 10
     assert 0 <= doc["discovery"]["AP"] <= 1
     for kind in ("sound", "speech"):  # the home's DenseAV, briefly trained, and the centre prior
         for part in (doc["localization"][kind], doc["baselines"]["center"]["localization"][kind]):

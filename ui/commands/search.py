@@ -24,6 +24,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", choices=["audio", "video", "text"], default="audio")
     parser.add_argument("-k", type=int, default=10, help="number of results")
     parser.add_argument("--where", help='filter on catalog columns, e.g. "start > 10"')
+    parser.add_argument(
+        "--rerank",
+        nargs="?",
+        const=True,
+        type=int,
+        metavar="N",
+        help="re-rank the top N (default 10) by DenseAV: sound queries (--audio, --clip) "
+        "with --target video",
+    )
     parser.set_defaults(run=run)
 
 
@@ -32,18 +41,26 @@ def run(args: argparse.Namespace) -> int:
 
     engine = Engine(args.home)
     if args.batch is not None:
-        document = {"queries": run_batch(engine, args.batch, args.target, args.k, args.where)}
+        answers = run_batch(engine, args.batch, args.target, args.k, args.where, args.rerank)
+        document = {"queries": answers}
         print_json(document) if args.json else _print_batch(document)
         return 0
     query = Query(text=args.text, audio=args.audio, video=args.video, clip=args.clip)
-    results = engine.search(query, target=args.target, k=args.k, where=args.where)
+    results = engine.search(
+        query, target=args.target, k=args.k, where=args.where, rerank=args.rerank
+    )
     rows = [r.to_json() for r in results]
     print_json({"results": rows}) if args.json else print_results(rows)
     return 0
 
 
 def run_batch(
-    engine: Any, path: Path, target: str, k: int, where: str | None
+    engine: Any,
+    path: Path,
+    target: str,
+    k: int,
+    where: str | None,
+    rerank: bool | int | None = None,
 ) -> list[dict[str, Any]]:
     """Answer every query line of a JSONL file with the models loaded once."""
     from indexer.media import MediaError
@@ -80,6 +97,7 @@ def run_batch(
                 target=spec.get("target", target),
                 k=int(spec.get("k", k)),
                 where=spec.get("where", where),
+                rerank=spec.get("rerank", rerank),
             )
             answer["results"] = [r.to_json() for r in results]
         except (ValueError, OSError, MediaError) as exc:  # one bad line spoils no other answer
