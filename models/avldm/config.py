@@ -38,7 +38,10 @@ class MelConfig:
 class AutoencoderConfig:
     """Conv VAE: normalised log-mel (1, n_mels, T) <-> latent (C, n_mels/8, T/4)."""
 
-    latent_channels: int = 8
+    # measured on synth seed 0 (held-out class accuracy of real clips through the autoencoder
+    # and Griffin-Lim; 0.91 without it): 8 channels 600 steps 0.59, 16 channels 600 steps 0.65,
+    # 900 steps 0.65, 1200 steps 0.74
+    latent_channels: int = 16
     width: int = 64
     kl_weight: float = 1e-4
 
@@ -78,9 +81,9 @@ class SamplingConfig:
 class GeneratorTrainConfig:
     """How ``foley build`` trains the three networks on the clip cache."""
 
-    autoencoder_steps: int = 600
+    autoencoder_steps: int = 1200  # its reconstructions bound what generation can reach
     autoencoder_batch: int = 16  # 2 s spectrograms; full-resolution convs are the cost
-    vocoder_steps: int = 500  # the loss plateaus by 400-500 steps (seed-0 crops)
+    vocoder_steps: int = 400  # the loss plateaus by 400-500 steps (seed-0 crops)
     vocoder_batch: int = 16  # 1 s crops
     denoiser_steps: int = 2500
     batch_size: int = 32  # denoiser windows (latents and features are precomputed)
