@@ -179,7 +179,7 @@ def train_generator(
     log_mel = pipeline.log_mel
 
     def autoencoder_batch() -> torch.Tensor:
-        return log_mel(crops(train.autoencoder_batch, mel_seconds))
+        return log_mel(crops(train.autoencoder_batch, train.autoencoder_crop))
 
     def vocoder_batch() -> torch.Tensor:
         return crops(train.vocoder_batch, VOCODER_CROP_SECONDS)

@@ -82,7 +82,10 @@ class GeneratorTrainConfig:
     """How ``foley build`` trains the three networks on the clip cache."""
 
     autoencoder_steps: int = 1200  # its reconstructions bound what generation can reach
-    autoencoder_batch: int = 16  # 2 s spectrograms; full-resolution convs are the cost
+    autoencoder_batch: int = 16  # full-resolution convs are the cost
+    # seconds per autoencoder crop: it is fully convolutional, so a 1 s crop teaches it as
+    # much as 2 s at half the cost (seed 0, 1200 steps: class accuracy through it 0.79 vs 0.74)
+    autoencoder_crop: float = 1.0
     vocoder_steps: int = 400  # the loss plateaus by 400-500 steps (seed-0 crops)
     vocoder_batch: int = 16  # 1 s crops
     denoiser_steps: int = 2500
