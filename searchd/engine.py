@@ -254,8 +254,7 @@ class Engine:
                     f"no DenseAV model in {self.config.home} to re-rank with: run "
                     "`foley build` (or --models denseav)"
                 )
-            model, record = loaded
-            self._reranker = SoundReranker(model, record.version, ClipCache(self.config.cache_dir))
+            self._reranker = SoundReranker(loaded[0], ClipCache(self.config.cache_dir))
         return self._reranker
 
     @property

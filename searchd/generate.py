@@ -286,7 +286,7 @@ class Generator:
     def vocode(self, log_mel: torch.Tensor, vocoder: nn.Module | None = None) -> np.ndarray:
         """Log-mels (W, n_mels, T) -> waveforms (W, T * hop), in batches, through the
         pipeline's vocoder or ``vocoder`` (e.g. Griffin-Lim, to compare)."""
-        vocoder = vocoder or self.pipeline.vocoder
+        vocoder = self.pipeline.vocoder if vocoder is None else vocoder
         with torch.no_grad():
             return np.concatenate(
                 [

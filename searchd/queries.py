@@ -33,6 +33,14 @@ def sound_windows(audio: np.ndarray, rate: int, seconds: float, samples: int) ->
     return pieces
 
 
+def read_sound(path: Path, rate: int) -> np.ndarray:
+    """A whole audio (or video) file's sound at ``rate``: (N,) float32; ValueError if empty."""
+    audio = read_audio(path, rate)
+    if audio.size == 0:
+        raise ValueError(f"{path}: no audio samples")
+    return audio
+
+
 def _mean_direction(vectors: torch.Tensor) -> np.ndarray:
     mean = vectors.mean(dim=0)
     return (mean / mean.norm().clamp_min(1e-8)).numpy().astype(np.float32)
@@ -50,12 +58,9 @@ def encode_text_query(model: MC3, text: str) -> np.ndarray:
 def encode_audio_file(model: MC3, path: Path) -> np.ndarray:
     """(D,) embedding of a whole audio (or video) file: mean over clip-length windows."""
     model.eval()
-    rate = model.config.clip.sample_rate
-    audio = read_audio(path, rate)
-    if audio.size == 0:
-        raise ValueError(f"{path}: no audio samples")
     shape = model.config.clip
-    pieces = sound_windows(audio, rate, shape.seconds, shape.audio_samples)
+    audio = read_sound(path, shape.sample_rate)
+    pieces = sound_windows(audio, shape.sample_rate, shape.seconds, shape.audio_samples)
     return _mean_direction(model.encode_audio(torch.from_numpy(pieces)))
 
 

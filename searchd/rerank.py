@@ -16,11 +16,10 @@ import torch
 
 from indexer.cache import ClipCache
 from indexer.catalog import ClipRow
-from indexer.media import read_audio
 from models.denseav import DenseAV
 from searchd.localize import resize_square
 from searchd.locate import clip_sound, middle_frame
-from searchd.queries import sound_windows
+from searchd.queries import read_sound, sound_windows
 
 # How many of the top results --rerank re-scores. Measured on the seed-1 corpus (foley eval,
 # audio->video mAP 0.685 without): 0.683 at 10, 0.672 at 20, 0.619 at 50, 0.570 at 100;
@@ -32,18 +31,14 @@ FRAME_BATCH = 256
 class SoundReranker:
     """One DenseAV model scoring sounds against indexed clips' middle frames."""
 
-    def __init__(self, model: DenseAV, version: str, cache: ClipCache) -> None:
+    def __init__(self, model: DenseAV, cache: ClipCache) -> None:
         self.model = model.eval()
-        self.version = version
         self.cache = cache
         self.shape = model.config.clip
 
     def file_sound(self, path: Path) -> np.ndarray:
         """A whole audio (or video) file's sound at the model's rate: (N,) float32."""
-        wave = read_audio(path, self.shape.sample_rate)
-        if wave.size == 0:
-            raise ValueError(f"{path}: no audio samples")
-        return wave
+        return read_sound(path, self.shape.sample_rate)
 
     def clip_sound(self, row: ClipRow) -> np.ndarray:
         """An indexed clip's own sound (a clip-length window from its start)."""
