@@ -27,6 +27,7 @@ from indexer.training import train_model
 from indexer.vectors import VectorStore
 from models.checkpoint import load_model
 from models.text import SentenceEncoder
+from models.train import resolve_device
 
 
 @dataclass
@@ -48,6 +49,7 @@ class BuildReport:
     model_version: str | None = None
     trained_localizer: str | None = None  # the DenseAV version trained by this build
     trained_generator: str | None = None  # the AV-LDM version trained by this build
+    device: str = "cpu"  # where this build trains
     embedded: dict[str, int] = field(default_factory=dict)
     index: dict[str, Any] = field(default_factory=dict)
     timings: list[StageTiming] = field(default_factory=list)
@@ -59,6 +61,7 @@ class BuildReport:
             "model_version": self.model_version,
             "trained_localizer": self.trained_localizer,
             "trained_generator": self.trained_generator,
+            "device": self.device,
             "embedded": self.embedded,
             "index": self.index,
             "timings": [{**asdict(t), "per_second": round(t.rate, 2)} for t in self.timings],
@@ -72,7 +75,7 @@ class BuildReport:
         ]
         lines += [f"  error: {e}" for e in i.errors]
         if self.trained:
-            lines.append(f"trained model {self.model_version}")
+            lines.append(f"trained model {self.model_version} on {self.device}")
         if self.trained_localizer:
             lines.append(f"trained DenseAV localiser {self.trained_localizer}")
         if self.trained_generator:
@@ -130,9 +133,10 @@ def build(
     unknown = set(models) - set(MODEL_KINDS)
     if unknown:
         raise ValueError(f"unknown model kind(s) {sorted(unknown)}; choose from {MODEL_KINDS}")
+    device = resolve_device(config.device)  # before any work: a missing GPU fails fast
     with home_lock(config.home):
         catalog = Catalog(config.catalog_url)
-        report = BuildReport(IngestReport())
+        report = BuildReport(IngestReport(), device=str(device))
         with _timed(report, "ingest", "clips") as timing:
             report.ingest = ingest(videos, narrations, config, catalog, workers=workers)
             timing.items = report.ingest.clips
@@ -140,7 +144,9 @@ def build(
         current = catalog.current_model()
         if "mc3" in models and (train or (train is None and current is None)):
             with _timed(report, "train", "steps") as timing:
-                model, current, result = train_model(config, catalog, config.model, steps)
+                model, current, result = train_model(
+                    config, catalog, config.model, steps, device=device
+                )
                 timing.items = result.steps
             report.trained = True
         elif current is None:
@@ -173,14 +179,18 @@ def build(
         localizer = catalog.current_model("denseav")
         if "denseav" in models and (train or (train is None and localizer is None)):
             with _timed(report, "denseav", "steps") as timing:
-                _, localizer, result = train_model(config, catalog, config.localizer, steps)
+                _, localizer, result = train_model(
+                    config, catalog, config.localizer, steps, device=device
+                )
                 timing.items = result.steps
             report.trained_localizer = localizer.version
 
         generator = catalog.current_model("avldm")
         if "avldm" in models and (train or (train is None and generator is None)):
             with _timed(report, "avldm", "steps") as timing:
-                _, generator, _ = train_generator(config, catalog, model, current.version, steps)
+                _, generator, _ = train_generator(
+                    config, catalog, model, current.version, steps, device=device
+                )
                 timing.items = generator.steps
             report.trained_generator = generator.version
         return report

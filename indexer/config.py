@@ -49,6 +49,7 @@ class FoleyConfig:
     localizer_train: TrainConfig = field(default_factory=lambda: LOCALIZER_TRAIN)
     generator: AVLDMConfig = field(default_factory=AVLDMConfig)  # AV-LDM, trained by build
     embed_batch: int = 64
+    device: str = "auto"  # where build trains: auto (CUDA when present), cpu, cuda, cuda:N
     progress: bool = field(default_factory=lambda: sys.stderr.isatty())  # bars for people
 
     def model_config_name(self, kind: str) -> str:

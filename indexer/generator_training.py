@@ -109,6 +109,7 @@ def _windows(
     pipeline: AVLDMPipeline, mc3: MC3, videos: list[CachedVideo], progress: bool
 ) -> Windows:
     config = pipeline.config
+    device = next(pipeline.denoiser.parameters()).device
     seconds = config.mel.seconds
     frames_per_window = config.denoiser.video_frames
     latents, features, ambient = [], [], []
@@ -124,8 +125,8 @@ def _windows(
             chunk = starts[first : first + FEATURE_BATCH]
             frames = np.stack([video.clip_frames(s, s + seconds, frames_per_window) for s in chunk])
             audio = np.stack([video.clip_audio(s, s + seconds) for s in chunk])
-            features.append(video_condition(mc3, torch.from_numpy(frames)))
-            latents.append(pipeline.encode_audio(torch.from_numpy(audio)))
+            features.append(video_condition(mc3, torch.from_numpy(frames)).to(device))
+            latents.append(pipeline.encode_audio(torch.from_numpy(audio).to(device)))
     return Windows(torch.cat(latents), torch.cat(features), ambient)
 
 
@@ -137,7 +138,9 @@ def _denoiser_batches(windows: Windows, batch: int, seed: int):
         partner = [
             int(rng.choice(windows.ambient[i])) if windows.ambient[i] else int(i) for i in index
         ]
-        valid = torch.tensor([bool(windows.ambient[i]) for i in index])
+        valid = torch.tensor(
+            [bool(windows.ambient[i]) for i in index], device=windows.latents.device
+        )
         return windows.latents[index], windows.video[index], windows.latents[partner], valid
 
     return next_batch
@@ -150,10 +153,15 @@ def train_generator(
     mc3_version: str,
     steps: int | None = None,
     make_current: bool = True,
+    device: str | torch.device = "cpu",
 ) -> tuple[AVLDMPipeline, ModelVersion, dict[str, float]]:
-    """Train the three networks (``steps`` overrides each one's step count); returns the
-    pipeline, its catalog record and the seconds each part took."""
+    """Train the three networks on ``device`` (``steps`` overrides each one's step count;
+    on a GPU the denoiser otherwise trains ``accelerated``); returns the pipeline (on the
+    CPU), its catalog record and the seconds each part took."""
     generator = config.generator
+    device = torch.device(device)
+    if device.type == "cuda" and steps is None:
+        generator = replace(generator, train=generator.train.accelerated())
     if steps is not None:
         train = replace(
             generator.train, autoencoder_steps=steps, vocoder_steps=steps, denoiser_steps=steps
@@ -165,7 +173,7 @@ def train_generator(
     mc3.eval()
     probe_frames = videos[0].clip_frames(0, generator.mel.seconds, generator.denoiser.video_frames)
     video_dim = video_condition(mc3, torch.from_numpy(probe_frames)[None])
-    pipeline = AVLDMPipeline.create(generator, video_dim=video_dim.shape[-1])
+    pipeline = AVLDMPipeline.create(generator, video_dim=video_dim.shape[-1]).to(device)
     pipeline.info = {"video_model": mc3_version, "holdout_videos": sorted(held)}
     crops = AudioCrops(videos, train.seed)
     work = config.models_dir / "training-avldm"
@@ -179,10 +187,10 @@ def train_generator(
     log_mel = pipeline.log_mel
 
     def autoencoder_batch() -> torch.Tensor:
-        return log_mel(crops(train.autoencoder_batch, train.autoencoder_crop))
+        return log_mel(crops(train.autoencoder_batch, train.autoencoder_crop).to(device))
 
     def vocoder_batch() -> torch.Tensor:
-        return crops(train.vocoder_batch, VOCODER_CROP_SECONDS)
+        return crops(train.vocoder_batch, VOCODER_CROP_SECONDS).to(device)
 
     parts = [
         (
@@ -216,11 +224,12 @@ def train_generator(
             )
             if name == "autoencoder":
                 with torch.no_grad():
-                    network.calibrate(log_mel(crops(CALIBRATION_CROPS, mel_seconds)))
+                    network.calibrate(log_mel(crops(CALIBRATION_CROPS, mel_seconds).to(device)))
             network.save_pretrained(work / name)
         seconds[name] = time.perf_counter() - started
 
     seconds.update(train_denoiser(pipeline, mc3, videos, config.progress))
+    pipeline.to("cpu")
     record = publish_generator(
         config, catalog, pipeline, train.denoiser_steps, seconds, make_current
     )

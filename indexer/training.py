@@ -7,6 +7,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from indexer.cache import ClipCache
@@ -31,7 +32,7 @@ def train_model(
     model_name: str,
     steps: int | None = None,
     make_current: bool = True,
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
 ) -> tuple[nn.Module, ModelVersion, TrainResult]:
     """Train ``model_name`` (a config name or JSON path) on the catalog's training clips.
 

@@ -113,6 +113,25 @@ def make_sampler(
     return EpochSampler(size, train.batch_size, train.seed)
 
 
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``;
+    a clear error when the GPU asked for is not there."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"unknown device {name!r} (auto, cpu, cuda or cuda:N)") from error
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} asked for, but this machine has no CUDA GPU")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r} asked for: only {torch.cuda.device_count()} GPU(s)")
+    elif device.type != "cpu":
+        raise ValueError(f"unsupported device {name!r} (auto, cpu, cuda or cuda:N)")
+    return device
+
+
 def learning_rate(step: int, train: TrainConfig) -> float:
     """Linear warm-up (5% of the steps, at most 100), then cosine decay to lr / 10."""
     warmup = max(1, min(100, train.steps // 20))

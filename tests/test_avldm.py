@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from models.avldm.autoencoder import SpectrogramAutoencoder
-from models.avldm.config import AutoencoderConfig, AVLDMConfig, DenoiserConfig, MelConfig
+from models.avldm.config import (
+    AutoencoderConfig,
+    AVLDMConfig,
+    DenoiserConfig,
+    GeneratorTrainConfig,
+    MelConfig,
+)
 from models.avldm.pipeline import AVLDMPipeline, denoiser_loss
 from models.avldm.train import fit
 
@@ -111,3 +119,11 @@ def _sample_latent(pipeline: AVLDMPipeline, video: torch.Tensor, guidance: float
         return pipeline.sample(video, None, steps=20, guidance=guidance, seed=0)
     finally:
         pipeline.autoencoder.decode = decode  # type: ignore[method-assign]
+
+
+def test_a_gpu_trains_the_denoiser_longer_and_nothing_else():
+    cpu = GeneratorTrainConfig()
+    gpu = cpu.accelerated()
+    assert gpu.denoiser_steps > cpu.denoiser_steps and gpu.batch_size > cpu.batch_size
+    changed = {k for k, v in dataclasses.asdict(gpu).items() if dataclasses.asdict(cpu)[k] != v}
+    assert changed == {"denoiser_steps", "batch_size"}

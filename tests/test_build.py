@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import write_video
 
 STEPS = "30"
@@ -186,6 +187,7 @@ def test_second_build_adds_nothing(home: Path, corpus: Path):
     )
     report = json.loads(done.stdout)
     assert report["ingest"]["added"] == 0 and report["trained"] is False
+    assert report["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto
     assert report["embedded"]["audio"] == 0
     after = status(home)
     assert (after["videos"], after["clips"], after["vectors"]) == (
@@ -193,6 +195,17 @@ def test_second_build_adds_nothing(home: Path, corpus: Path):
         before["clips"],
         before["vectors"],
     )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_a_gpu_that_is_not_there_fails_before_touching_the_home(
+    home: Path, corpus: Path
+):
+    before = status(home)
+    done = foley(*build_args(corpus), "--device", "cuda", "--train", home=home, check=False)
+    assert done.returncode == 1
+    assert "no CUDA GPU" in done.stderr and "Traceback" not in done.stderr
+    assert status(home) == before
 
 
 def test_bad_input_is_recorded_and_the_rest_builds(corpus: Path, tmp_path: Path):

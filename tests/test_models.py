@@ -31,7 +31,7 @@ from models.factory import create_model, get_config, list_configs
 from models.losses import agreement_weights, consensus_loss, info_nce, mc3_loss, pairwise_terms
 from models.text import SentenceEncoder, minilm_dir
 from models.tokenizer import WordPieceTokenizer
-from models.train import GroupedSampler, train_mc3
+from models.train import GroupedSampler, resolve_device, train_mc3
 from models.video import OpenClipVideoEncoder
 
 torch.set_num_threads(2)
@@ -475,3 +475,21 @@ def test_floor_channel_removes_a_steady_background():
     assert channels[0, 1].abs().mean() < 0.2 * channels[1, 1].abs().max()
     assert channels[1, 1].amax() > 1.0
     assert encoder(torch.randn(2, 32000)).shape == (2, config.embed_dim)
+
+
+def test_resolve_device_picks_the_gpu_only_when_there_and_names_what_is_wrong(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    with pytest.raises(ValueError, match="unsupported device 'mps'"):
+        resolve_device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ValueError, match="only 1 GPU"):
+        resolve_device("cuda:1")

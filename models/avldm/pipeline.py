@@ -136,6 +136,12 @@ class AVLDMPipeline:
             return DDIMScheduler(**schedule, clip_sample=False)
         raise ValueError(f"unknown sampler {kind!r} (dpm or ddim)")
 
+    def to(self, device: str | torch.device) -> AVLDMPipeline:
+        """Move the networks (and the spectrogram transform) to ``device``; returns self."""
+        for module in (self.autoencoder, self.denoiser, self.vocoder, self.log_mel):
+            module.to(device)
+        return self
+
     @torch.no_grad()
     def encode_audio(self, wave: torch.Tensor) -> torch.Tensor:
         """(B, samples) at the mel's rate -> scaled latents (B, C, f, t); one window each."""

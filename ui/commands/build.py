@@ -30,6 +30,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "mc3 (search), denseav (localisation), avldm (generation); default: all three",
     )
     parser.add_argument("--workers", type=int, default=2, help="decoding processes")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="where to train: auto (a CUDA GPU when present, else CPU), cpu, cuda or cuda:N; "
+        "on a GPU, AV-LDM's denoiser trains longer (see GeneratorTrainConfig)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -37,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from indexer.build import build
     from indexer.config import FoleyConfig
 
-    config = FoleyConfig.for_home(args.home, model=args.model, progress=progress_wanted())
+    config = FoleyConfig.for_home(
+        args.home, model=args.model, device=args.device, progress=progress_wanted()
+    )
     if args.narrations is not None and not args.narrations.exists():
         raise FileNotFoundError(f"no such narrations file: {args.narrations}")
     report = build(
