@@ -109,7 +109,6 @@ def _windows(
     pipeline: AVLDMPipeline, mc3: MC3, videos: list[CachedVideo], progress: bool
 ) -> Windows:
     config = pipeline.config
-    device = next(pipeline.denoiser.parameters()).device
     seconds = config.mel.seconds
     frames_per_window = config.denoiser.video_frames
     latents, features, ambient = [], [], []
@@ -125,8 +124,8 @@ def _windows(
             chunk = starts[first : first + FEATURE_BATCH]
             frames = np.stack([video.clip_frames(s, s + seconds, frames_per_window) for s in chunk])
             audio = np.stack([video.clip_audio(s, s + seconds) for s in chunk])
-            features.append(video_condition(mc3, torch.from_numpy(frames)).to(device))
-            latents.append(pipeline.encode_audio(torch.from_numpy(audio).to(device)))
+            features.append(video_condition(mc3, torch.from_numpy(frames)).to(pipeline.device))
+            latents.append(pipeline.encode_audio(torch.from_numpy(audio)))
     return Windows(torch.cat(latents), torch.cat(features), ambient)
 
 

@@ -136,6 +136,10 @@ class AVLDMPipeline:
             return DDIMScheduler(**schedule, clip_sample=False)
         raise ValueError(f"unknown sampler {kind!r} (dpm or ddim)")
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.denoiser.parameters()).device
+
     def to(self, device: str | torch.device) -> AVLDMPipeline:
         """Move the networks (and the spectrogram transform) to ``device``; returns self."""
         for module in (self.autoencoder, self.denoiser, self.vocoder, self.log_mel):
@@ -145,7 +149,7 @@ class AVLDMPipeline:
     @torch.no_grad()
     def encode_audio(self, wave: torch.Tensor) -> torch.Tensor:
         """(B, samples) at the mel's rate -> scaled latents (B, C, f, t); one window each."""
-        log_mel = self.log_mel(_fit_length(wave, self.config.mel.samples))
+        log_mel = self.log_mel(_fit_length(wave.to(self.device), self.config.mel.samples))
         return self.autoencoder.encode(log_mel)
 
     @torch.no_grad()
