@@ -19,8 +19,12 @@ from scipy import ndimage
 
 from models.denseav import DenseAV
 
-# A heat map's region: cells at or above this fraction of its range, around the peak.
-REGION_THRESHOLD = 0.5
+# A heat map's region: cells at or above this fraction of the way from the map's median
+# (the background: most of a frame is not the sounding thing) to its peak, around the peak.
+# Measured (synth seed 0, five trainings): the old rule, 0.5 of the way from the minimum,
+# drew regions of 40-60% of the frame around boxes of 7%; this one 10-14%, and mIoU rose or
+# held in all five (default build: sound 0.10 -> 0.14, speech 0.09 -> 0.19; 0.4, 0.5 lower).
+REGION_THRESHOLD = 0.3
 
 
 @dataclass
@@ -66,7 +70,7 @@ class Localization:
 
 
 class Localizer:
-    """A trained DenseAV and the names of its heads (see ``name_heads``)."""
+    """A trained DenseAV and the names of its heads (see ``searchd.locate.head_names``)."""
 
     def __init__(self, model: DenseAV, head_names: Sequence[str] | None = None) -> None:
         self.model = model.eval()
@@ -123,8 +127,9 @@ def heat_box(heat: np.ndarray) -> tuple[tuple[int, int], tuple[int, int, int, in
 
 
 def heat_region(heat: np.ndarray, threshold: float = REGION_THRESHOLD) -> np.ndarray:
-    """Boolean (H, W): the connected cells >= ``threshold`` of the map's range, at its peak."""
-    low, high = float(heat.min()), float(heat.max())
+    """Boolean (H, W): the connected cells >= ``threshold`` of the way from the map's median
+    to its peak, at the peak."""
+    low, high = float(np.median(heat)), float(heat.max())
     if high - low < 1e-9:
         return np.ones(heat.shape, bool)
     above = (heat - low) / (high - low) >= threshold

@@ -24,7 +24,7 @@ from models.checkpoint import load_model
 from models.denseav import DenseAV
 from searchd.localize import Localization, Localizer
 
-HEAD_NAMES_FILE = "heads.json"  # written next to a DenseAV checkpoint by the build
+HEAD_NAMES_FILE = "heads.json"  # {"names": [...]} next to a DenseAV checkpoint (README)
 
 
 class LocateError(ValueError):

@@ -57,6 +57,12 @@ def test_loss_prefers_matching_pairs():
     assert parts["accuracy"] == 1.0
 
 
+def test_max_pool_over_space_equals_amax():
+    volume = torch.randn(3, 2, 4, 5, 6)
+    model = DenseAV(dataclasses.replace(TINY, aggregation="max"))
+    assert torch.equal(model.pool_space(volume), volume.amax(dim=(-2, -1)))
+
+
 def test_checkpoint_round_trip_keeps_kind_and_outputs(tmp_path):
     model = create_model(TINY).eval()
     version = save_model(model, tmp_path / "ckpt")

@@ -23,7 +23,8 @@ def denseav_loss(
     are positive at the same place and time (so heads specialise).
     """
     volume = model.pairwise_volume(a, v)  # (B, B, K, T, h, w)
-    logits = model.scale() * model.aggregate(volume)  # (B, B)
+    space = model.pool_space(volume)  # (B, B, K, T)
+    logits = model.scale() * model.combine_heads(space)  # (B, B)
     target = torch.arange(len(logits), device=logits.device)
     contrastive = symmetric_info_nce(logits, target)
     parts = {
@@ -33,14 +34,14 @@ def denseav_loss(
     loss = contrastive
     weight = model.config.head_overlap_weight
     if weight > 0 and model.config.heads > 1:
-        s = model.similarity_volume(a, v).clamp(min=0)  # (B, K, T, h, w)
+        s = volume[target, target].clamp(min=0)  # the positives: (B, K, T, h, w)
         total = s.sum(dim=1)
         overlap = (total.square() - s.square().sum(dim=1)).mean()  # sum over k != k' of s_k s_k'
         loss = loss + weight * overlap
         parts["head_overlap"] = overlap.item()
     if model.config.per_head_weight > 0 and model.config.heads > 1:
         per_head = [
-            symmetric_info_nce(model.scale() * model.aggregate(volume[:, :, k : k + 1]), target)
+            symmetric_info_nce(model.scale() * space[:, :, k].mean(dim=-1), target)
             for k in range(model.config.heads)
         ]
         loss = loss + model.config.per_head_weight * torch.stack(per_head).mean()

@@ -94,8 +94,22 @@ class DenseAV(nn.Module):
 
     def aggregate(self, s: torch.Tensor) -> torch.Tensor:
         """(..., K, T, h, w) -> (...): space pooled (max or mean), heads max, time mean."""
-        space = s.amax(dim=(-2, -1)) if self.config.aggregation == "max" else s.mean((-2, -1))
-        return space.amax(dim=-2).mean(dim=-1)  # heads: max; time: mean
+        return self.combine_heads(self.pool_space(s))
+
+    def pool_space(self, s: torch.Tensor) -> torch.Tensor:
+        """(..., K, T, h, w) -> (..., K, T): max (or mean) over the image cells.
+
+        ``max`` picks one cell by index, so its gradient is a scatter into that cell, not
+        a mask over the whole volume (what ``amax`` builds; several times slower here).
+        """
+        if self.config.aggregation == "max":
+            return s.flatten(-2).max(dim=-1).values
+        return s.mean(dim=(-2, -1))
+
+    @staticmethod
+    def combine_heads(space: torch.Tensor) -> torch.Tensor:
+        """(..., K, T) -> (...): max over heads, mean over time."""
+        return space.max(dim=-2).values.mean(dim=-1)
 
     # --- localisation -------------------------------------------------------------------
     def audio_steps(self, start: float, end: float, seconds: float, steps: int) -> slice:
