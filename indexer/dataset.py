@@ -21,7 +21,8 @@ def clip_texts(rows: Sequence[ClipRow]) -> tuple[list[str], torch.Tensor]:
 
 
 class ClipDataset(Dataset):
-    """Items ``{"frames", "audio", "text", "has_text", "index"}`` for a list of catalog clips.
+    """Items ``{"frames", "audio", "text", "has_text", "index", "video"}`` for a list of
+    catalog clips (``video``: the clip's video numbered among the list's videos).
 
     ``prepared_text`` holds one row per clip (the text tower's ``prepare`` output); without
     it (models that read no text) items carry no ``text``/``has_text``.
@@ -40,6 +41,8 @@ class ClipDataset(Dataset):
         seed: int = 0,
     ) -> None:
         self.rows = list(rows)
+        numbers: dict[str, int] = {}
+        self.video_numbers = [numbers.setdefault(r.video_uid, len(numbers)) for r in self.rows]
         self.cache = cache
         self.shape = shape
         self.prepared_text = prepared_text
@@ -71,6 +74,7 @@ class ClipDataset(Dataset):
             "frames": torch.from_numpy(frames),
             "audio": torch.from_numpy(audio),
             "index": torch.tensor(index),
+            "video": torch.tensor(self.video_numbers[index]),
         }
         if self.prepared_text is not None and self.has_text is not None:
             item["text"], item["has_text"] = self.prepared_text[index], self.has_text[index]

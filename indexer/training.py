@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from indexer.cache import ClipCache
-from indexer.catalog import Catalog, ClipRow, ModelVersion
+from indexer.catalog import Catalog, ModelVersion
 from indexer.config import FoleyConfig
 from indexer.dataset import ClipDataset, clip_texts
 from models.checkpoint import WEIGHTS_FILE, save_model
@@ -71,7 +71,7 @@ def train_model(
         device=device,
         checkpoint_dir=work_dir,
         progress=config.progress,
-        groups=_video_groups(rows),
+        groups=dataset.video_numbers,
     )
     incoming = config.models_dir / f"incoming-{kind}"
     version = save_model(model, incoming)
@@ -106,9 +106,3 @@ def _with_mc3_audio(config: DenseAVConfig, catalog: Catalog) -> DenseAVConfig:
         return config
     weights = str(Path(mc3.path) / WEIGHTS_FILE)
     return replace(config, audio=replace(config.audio, checkpoint=weights))
-
-
-def _video_groups(rows: list[ClipRow]) -> list[int]:
-    """One integer per clip naming its video (for same-video batches)."""
-    ids: dict[str, int] = {}
-    return [ids.setdefault(row.video_uid, len(ids)) for row in rows]

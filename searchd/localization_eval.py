@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from indexer.cache import ClipCache
-from indexer.catalog import Catalog, ClipRow
+from indexer.catalog import Catalog, ClipRow, ModelVersion
 from indexer.config import FoleyConfig
 from indexer.training import train_model
 from models.checkpoint import load_model
@@ -27,7 +27,7 @@ from searchd.locate import head_names
 from searchd.metrics import average_precision
 
 SOUND, SPEECH = "sound", "speech"
-MEAN_POOL_CONFIG = "denseav-mean-small"  # the baseline: mean over space instead of max
+MEAN_POOL_FILE = "baseline-mean-pool.json"  # in the models folder: the baseline's config
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,8 @@ def evaluate_localization(
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The ``localization`` part and its baselines (``center``, ``mean_pool``).
 
-    With ``ablations`` the mean-pooled model is trained if the home has none yet.
+    The mean-pooled baseline is the current model's config with mean-pooling over space,
+    trained alike; with ``ablations`` it is trained if the home has none yet.
     """
     record = catalog.current_model("denseav")
     baselines: dict[str, Any] = {"center": None, "mean_pool": None}
@@ -194,10 +195,13 @@ def evaluate_localization(
     names = head_names(Path(record.path), model.config.heads)
     report = measure(localizer_heat(Localizer(model, names)), {SOUND, SPEECH} <= set(names))
     baselines["center"] = {"localization": measure(center_heat, False)}
-    mean_record = catalog.model_version(MEAN_POOL_CONFIG)
+    mean_config = {**json.loads(record.config), "aggregation": "mean"}
+    mean_record = _trained_like(catalog, mean_config)
     if mean_record is None and ablations:
+        path = config.models_dir / MEAN_POOL_FILE
+        path.write_text(json.dumps({"kind": record.kind, **mean_config}, indent=2))
         _, mean_record, _ = train_model(
-            config, catalog, MEAN_POOL_CONFIG, steps or record.steps, make_current=False
+            config, catalog, str(path), steps or record.steps, make_current=False
         )
     if mean_record is not None:
         mean_model = load_model(Path(mean_record.path))
@@ -206,3 +210,11 @@ def evaluate_localization(
         named = {SOUND, SPEECH} <= set(mean_names)
         baselines["mean_pool"] = {"localization": measure(localizer_heat(localizer), named)}
     return report, baselines
+
+
+def _trained_like(catalog: Catalog, model_config: dict[str, Any]) -> ModelVersion | None:
+    """The newest model in the catalog trained from exactly this config, if any."""
+    for record in reversed(catalog.model_versions()):
+        if json.loads(record.config) == model_config:
+            return record
+    return None

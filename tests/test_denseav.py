@@ -15,6 +15,7 @@ from toy_world import TINY, toy_pair
 
 from models.checkpoint import WEIGHTS_FILE, load_model, save_model
 from models.denseav import DenseAV, DenseAVConfig, ImageBackboneConfig, denseav_loss
+from models.denseav.losses import same_video_pairs
 from models.factory import create_model, get_config, list_configs
 from searchd.localize import Localizer, heat_box, heat_region
 
@@ -55,6 +56,31 @@ def test_loss_prefers_matching_pairs():
     shuffled, _ = denseav_loss(model, a, v[torch.tensor([1, 2, 3, 4, 5, 0])])
     assert matched < shuffled
     assert parts["accuracy"] == 1.0
+
+
+def test_same_video_negatives_score_each_video_on_its_own():
+    """With negatives from the clip's own video, a batch of two videos scores as the mean of
+    each video's batch alone: the other video's clips (an easy scene cue) play no part."""
+    model = create_model(dataclasses.replace(TINY, negatives="video"))
+    a = torch.nn.functional.normalize(torch.randn(6, 2, 8, 5), dim=2)
+    v = torch.randn(6, 2, 8, 3, 3)
+    videos = torch.tensor([0, 0, 0, 1, 1, 1])
+    together, _ = denseav_loss(model, a, v, videos)
+    first, _ = denseav_loss(model, a[:3], v[:3])
+    second, _ = denseav_loss(model, a[3:], v[3:])
+    assert together.item() == pytest.approx((first.item() + second.item()) / 2, rel=1e-5)
+    every, _ = denseav_loss(
+        create_model(dataclasses.replace(TINY, negatives="batch")), a, v, videos
+    )
+    assert every.item() != pytest.approx(together.item(), rel=1e-3)
+
+
+def test_a_clip_alone_from_its_video_keeps_the_whole_batch_as_negatives():
+    allowed = same_video_pairs(torch.tensor([0, 0, 1]))
+    assert allowed.tolist() == [[True, True, True], [True, True, True], [True, True, True]]
+    allowed = same_video_pairs(torch.tensor([0, 0, 1, 1, 2]))
+    assert allowed[0].tolist() == [True, True, False, False, True]
+    assert allowed[4].all() and torch.equal(allowed, allowed.T)
 
 
 def test_max_pool_over_space_equals_amax():

@@ -216,3 +216,26 @@ def test_heads_named_in_heads_json_are_used_and_scored(tmp_path):
     assert document["speech"]["mIoU"] == pytest.approx(0.2)
     assert document["speech_head_agreement"] == pytest.approx((1.0 + 0.5) / 2)
     assert summarise([case, word], scores[:2], named=False)["speech_head_agreement"] is None
+
+
+def test_mean_pool_baseline_is_the_current_model_trained_with_mean_pooling(
+    tiny_home: Path, tiny_corpus: Path, tmp_path: Path
+):
+    """`eval --ablations` trains the baseline from the current DenseAV's own config with
+    only the aggregation changed, and reuses it on the next run (not a stale older model)."""
+    import shutil
+
+    from searchd.localization_eval import evaluate_localization
+
+    home = tmp_path / "home"
+    shutil.copytree(tiny_home, home)
+    config = FoleyConfig.for_home(home, progress=False)
+    catalog = Catalog(config.catalog_url)
+    current = json.loads(catalog.current_model("denseav").config)
+    labels = tiny_corpus / "labels.json"
+    _, baselines = evaluate_localization(config, catalog, labels, ablations=True, steps=2)
+    assert baselines["mean_pool"]["localization"]["sound"]["cases"] > 0
+    trained = [json.loads(r.config) for r in catalog.model_versions()]
+    assert trained.count({**current, "aggregation": "mean"}) == 1
+    evaluate_localization(config, catalog, labels, ablations=True, steps=2)
+    assert len(catalog.model_versions()) == len(trained)

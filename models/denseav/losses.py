@@ -8,28 +8,47 @@ import torch.nn.functional as F
 from models.denseav.model import DenseAV
 
 
-def symmetric_info_nce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean of the audio->image and image->audio cross-entropies."""
+def symmetric_info_nce(
+    logits: torch.Tensor, target: torch.Tensor, allowed: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean of the audio->image and image->audio cross-entropies; ``allowed`` (B, B) bool,
+    if given, says which pairs each row may use as negatives (row ``i``: clip ``i``'s own,
+    in both directions: it must be symmetric)."""
+    if allowed is not None:
+        logits = logits.masked_fill(~allowed, torch.finfo(logits.dtype).min)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
+def same_video_pairs(videos: torch.Tensor) -> torch.Tensor:
+    """(B,) video ids -> (B, B) bool: the pairs of clips from one video. A clip alone from
+    its video in the batch has no such negatives, so its pairs with every clip are kept."""
+    same = videos[:, None] == videos[None, :]
+    alone = same.sum(dim=1) < 2
+    return same | alone[:, None] | alone[None, :]
+
+
 def denseav_loss(
-    model: DenseAV, a: torch.Tensor, v: torch.Tensor
+    model: DenseAV, a: torch.Tensor, v: torch.Tensor, videos: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss for a batch of paired audio features a (B, K, C, T) and frames v (B, K, C, h, w).
 
-    Positives are the B matching pairs, negatives the B^2 - B others, both directions.
-    With ``head_overlap_weight`` > 0, the positives' volumes are penalised where two heads
-    are positive at the same place and time (so heads specialise).
+    Positives are the B matching pairs, both directions. Negatives are the other clips of
+    the batch, or with ``negatives == "video"`` and the clips' ``videos`` (B,) ids, only the
+    other clips of the same video. With ``head_overlap_weight`` > 0, the positives' volumes
+    are penalised where two heads are positive at the same place and time.
     """
     volume = model.pairwise_volume(a, v)  # (B, B, K, T, h, w)
     space = model.pool_space(volume)  # (B, B, K, T)
     logits = model.scale() * model.combine_heads(space)  # (B, B)
     target = torch.arange(len(logits), device=logits.device)
-    contrastive = symmetric_info_nce(logits, target)
+    allowed = None
+    if model.config.negatives == "video" and videos is not None:
+        allowed = same_video_pairs(videos.to(logits.device))
+    contrastive = symmetric_info_nce(logits, target, allowed)
     parts = {
         "contrastive": contrastive.item(),
-        "accuracy": (logits.argmax(dim=1) == target).float().mean().item(),  # audio -> frame
+        # audio -> frame, among all the batch's frames
+        "accuracy": (logits.argmax(dim=1) == target).float().mean().item(),
     }
     loss = contrastive
     weight = model.config.head_overlap_weight
@@ -41,7 +60,7 @@ def denseav_loss(
         parts["head_overlap"] = overlap.item()
     if model.config.per_head_weight > 0 and model.config.heads > 1:
         per_head = [
-            symmetric_info_nce(model.scale() * space[:, :, k].mean(dim=-1), target)
+            symmetric_info_nce(model.scale() * space[:, :, k].mean(dim=-1), target, allowed)
             for k in range(model.config.heads)
         ]
         loss = loss + model.config.per_head_weight * torch.stack(per_head).mean()

@@ -8,7 +8,8 @@ Shapes: B clips, K heads, C = dim / K channels per head, T audio steps, H x W im
     s_k(t, h, w) = <a_k(t), v_k(h, w)>              # similarity_volume
     score = mean_t max_hw max_k s_k(t, h, w)        # aggregate ("max"; "mean": mean_t mean_hw)
 
-Training is a symmetric temperature-scaled InfoNCE over the B x B clip-vs-frame scores.
+Training is a symmetric temperature-scaled InfoNCE over the B x B clip-vs-frame scores
+(``losses.denseav_loss``; by default each clip's negatives are the clips of its own video).
 """
 
 from __future__ import annotations

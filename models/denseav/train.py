@@ -16,11 +16,13 @@ from models.train import TrainResult, run_training
 def denseav_step(
     model: DenseAV, batch: dict[str, torch.Tensor], step: int
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """One random frame per clip against the clip's whole audio."""
+    """One random frame per clip against the clip's whole audio (``video``: clip -> video id,
+    for same-video negatives)."""
     frames = batch["frames"]  # (B, F, H, W, 3)
     pick = torch.randint(frames.shape[1], (len(frames),))
     frame = frames[torch.arange(len(frames)), pick]  # (B, H, W, 3)
-    return denseav_loss(model, model.encode_audio(batch["audio"]), model.encode_image(frame))
+    a, v = model.encode_audio(batch["audio"]), model.encode_image(frame)
+    return denseav_loss(model, a, v, batch.get("video"))
 
 
 def train_denseav(
