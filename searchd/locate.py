@@ -123,14 +123,17 @@ class Locator:
         except MediaError as e:
             raise LocateError(f"{video}: {e}") from e
         window = wave[int(at * sr) : int(at * sr) + self.shape.audio_samples]
+        padded = len(window) < self.shape.audio_samples
         source = {
             "video": str(video),
             "audio": str(audio) if audio else None,
             "start": round(at, 3),
             "end": round(at + len(window) / sr, 3),
-            "padded": len(window) < self.shape.audio_samples,
+            "padded": padded,
         }
-        return Located(self.localizer.locate(window, frame), source)
+        # a sound shorter than a clip is padded with silence: the maps keep to the sound
+        span = (0.0, len(window) / sr) if padded else None
+        return Located(self.localizer.locate(window, frame, span), source)
 
     @torch.no_grad()
     def _strongest_window(self, wave: np.ndarray, video: Path) -> float:

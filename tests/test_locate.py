@@ -151,6 +151,8 @@ def test_the_sound_can_come_from_another_file(toy_home, media, tmp_path, video, 
     document = located(done)
     assert_found_the_blue_square(document)
     assert document["padded"] is (audio == "short")
+    # the maps keep to the sound given, not the silence it was padded with
+    assert document["span"] == ([0.0, 0.3] if audio == "short" else None)
 
 
 @pytest.mark.parametrize(

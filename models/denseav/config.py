@@ -60,3 +60,7 @@ class DenseAVConfig:
     # each head's own InfoNCE (its share of the loss): with the max over heads alone, a head
     # that loses early never wins a pair again and never learns (a dead head)
     per_head_weight: float = 0.5
+    # the step mirrors half the frames, so the image net knows mirrored scenes whatever
+    # TrainConfig.augment says (its flips, when on, leave the odds at one half), and the
+    # heat maps can be averaged with the mirror image's (``searchd.localize.Localizer``)
+    mirror_frames: bool = True
