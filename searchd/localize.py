@@ -108,10 +108,11 @@ class Localizer:
         audio[: min(len(wave), len(audio))] = wave[: len(audio)]
         square = torch.from_numpy(resize_square(frame, shape.frame_size))
         a = self.model.encode_audio(torch.from_numpy(audio)[None])  # (1, K, C, T)
-        v = self.model.encode_image(square[None])  # (1, K, C, h, w)
-        if self.mirror:
-            mirrored = self.model.encode_image(square.flip(1)[None]).flip(-1)
-            v = (v + mirrored) / 2  # the volume is linear in v: the two maps' mean
+        if self.mirror:  # one pass over the frame and its mirror image
+            both = self.model.encode_image(torch.stack([square, square.flip(1)]))
+            v = (both[:1] + both[1:].flip(-1)) / 2  # the volume is linear in v: maps' mean
+        else:
+            v = self.model.encode_image(square[None])  # (1, K, C, h, w)
         volume = self.model.similarity_volume(a, v)[0]  # (K, T, h, w)
         steps = slice(None)
         if span is not None:

@@ -163,21 +163,20 @@ def test_mirrored_maps_are_the_mirror_of_the_frames_maps():
 def test_training_mirrors_about_half_the_frames(monkeypatch):
     from models.denseav.train import denseav_step
 
-    model = create_model(TINY)
     size = TINY.clip.frame_size
     frames = torch.randint(0, 256, (64, 1, size, size, 3), dtype=torch.uint8)
-    seen = []
-    monkeypatch.setattr(model, "encode_image", lambda f: seen.append(f) or torch.zeros(0))
-    monkeypatch.setattr(model, "encode_audio", lambda a: None)
     monkeypatch.setattr("models.denseav.train.denseav_loss", lambda *args: (None, {}))
-    denseav_step(model, {"frames": frames, "audio": torch.zeros(64, 1)}, 0)
-    shown = seen[0]
+
+    def shown_frames(mirror_frames: bool) -> torch.Tensor:
+        model = create_model(dataclasses.replace(TINY, mirror_frames=mirror_frames))
+        seen = []
+        monkeypatch.setattr(model, "encode_image", lambda f: seen.append(f) or torch.zeros(0))
+        monkeypatch.setattr(model, "encode_audio", lambda a: None)
+        denseav_step(model, {"frames": frames, "audio": torch.zeros(64, 1)}, 0)
+        return seen[0]
+
+    shown = shown_frames(True)
     same = (shown == frames[:, 0]).flatten(1).all(1)
     flipped = (shown == frames[:, 0].flip(2)).flatten(1).all(1)
     assert bool((same | flipped).all()) and 16 <= int(flipped.sum()) <= 48
-    off = create_model(dataclasses.replace(TINY, mirror_frames=False))
-    seen.clear()
-    monkeypatch.setattr(off, "encode_image", lambda f: seen.append(f) or torch.zeros(0))
-    monkeypatch.setattr(off, "encode_audio", lambda a: None)
-    denseav_step(off, {"frames": frames, "audio": torch.zeros(64, 1)}, 0)
-    assert torch.equal(seen[0], frames[:, 0])
+    assert torch.equal(shown_frames(False), frames[:, 0])
