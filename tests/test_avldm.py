@@ -111,6 +111,32 @@ def test_denoiser_learns_to_follow_the_video_condition():
     assert error < 0.8 * shuffled  # ignoring the video gives about 1.0
 
 
+def test_guidance_steers_towards_the_video_and_keeps_the_ambient():
+    """The guided pair of predictions differs in the video alone: both see the ambient when
+    one is given, so guidance does not exaggerate the background; neither sees it without."""
+    pipeline = AVLDMPipeline.create(SMALL, video_dim=8)
+    calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+    forward = pipeline.denoiser.forward
+
+    def spy(*inputs: torch.Tensor) -> torch.Tensor:
+        calls.append((inputs[4].clone(), inputs[5].clone()))  # use_video, use_ambient
+        return forward(*inputs)
+
+    pipeline.denoiser.forward = spy  # type: ignore[method-assign]
+    video = torch.randn(2, 16, 8)
+    pipeline.sample(video, torch.randn(2, 4, 8, 32), steps=2)
+    given = calls[:]
+    calls.clear()
+    pipeline.sample(video, None, steps=2)
+    assert len(given) == len(calls) == 2
+    for use_video, use_ambient in given:
+        assert use_video.tolist() == [True, True, False, False]
+        assert use_ambient.tolist() == [True] * 4
+    for use_video, use_ambient in calls:
+        assert use_video.tolist() == [True, True, False, False]
+        assert use_ambient.tolist() == [False] * 4
+
+
 def _sample_latent(pipeline: AVLDMPipeline, video: torch.Tensor, guidance: float) -> torch.Tensor:
     """``pipeline.sample`` stops before decoding: the same loop, returning the latent."""
     decode = pipeline.autoencoder.decode
