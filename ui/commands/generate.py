@@ -25,7 +25,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ambient", metavar="CLIP_ID", help="take the ambience from this clip")
     parser.add_argument("--steps", type=int, help="sampling steps (default 25)")
-    parser.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    parser.add_argument(
+        "--guidance",
+        type=float,
+        help="classifier-free guidance scale: how closely to follow the video",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="OUT.wav or OUT.mp4")
     parser.set_defaults(run=run)

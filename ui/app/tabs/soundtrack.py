@@ -38,7 +38,9 @@ def build(client: SearchClient) -> None:
             info="a candidate's ambience, or let the model choose",
         )
         steps = gr.Slider(5, 100, value=25, step=1, label="Diffusion steps")
-        guidance = gr.Slider(1.0, 10.0, value=3.0, step=0.5, label="Guidance")
+        guidance = gr.Slider(
+            1.0, 10.0, value=3.0, step=0.5, label="Guidance", info="how closely to follow the video"
+        )
         seed = gr.Number(0, precision=0, label="Seed", min_width=100)
     generate_button = gr.Button("Generate soundtrack", variant="primary", elem_id="generate")
     outcome = gr.HTML(elem_id="generate-outcome")
