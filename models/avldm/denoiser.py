@@ -7,7 +7,7 @@ in time). The video features are also added to the time step they belong to, so 
 action's timing is given, not learnt through attention alone; and clip-level summaries of
 video and ambient join the diffusion timestep in modulating every block (adaptive
 LayerNorm, as DiT). A dropped condition becomes a learned null token (and adds no summary),
-which is how classifier-free guidance asks for the unconditional prediction.
+which is how classifier-free guidance asks for the prediction without the video.
 """
 
 from __future__ import annotations

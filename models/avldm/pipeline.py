@@ -4,7 +4,7 @@ Diffusers' layout: each network in its own subfolder (``autoencoder/``, ``denois
 ``vocoder/``, ``scheduler/``) and ``pipeline.json`` with the configuration and what the
 pipeline was trained with (the MC3 version whose video features condition it, the videos
 held out for evaluation). Training uses DDPM's noising; sampling DPM-Solver++ or DDIM with
-classifier-free guidance.
+classifier-free guidance towards the video.
 """
 
 from __future__ import annotations
