@@ -89,6 +89,15 @@ def test_max_pool_over_space_equals_amax():
     assert torch.equal(model.pool_space(volume), volume.amax(dim=(-2, -1)))
 
 
+def test_top_cells_pooling_is_the_mean_of_the_best_cells():
+    volume = torch.randn(3, 2, 4, 5, 6)
+    model = DenseAV(dataclasses.replace(TINY, space_top=4))
+    best = volume.flatten(-2).sort(dim=-1, descending=True).values[..., :4].mean(-1)
+    assert torch.allclose(model.pool_space(volume), best)
+    wide = DenseAV(dataclasses.replace(TINY, space_top=1000))  # more cells than the grid
+    assert torch.allclose(wide.pool_space(volume), volume.mean(dim=(-2, -1)))
+
+
 def test_checkpoint_round_trip_keeps_kind_and_outputs(tmp_path):
     model = create_model(TINY).eval()
     version = save_model(model, tmp_path / "ckpt")

@@ -6,7 +6,9 @@ Shapes: B clips, K heads, C = dim / K channels per head, T audio steps, H x W im
     a = encode_audio(wave)       # (B, K, C, T)     L2-normalised per head and step
     v = encode_image(frame)      # (B, K, C, H, W)  L2-normalised per head and cell
     s_k(t, h, w) = <a_k(t), v_k(h, w)>              # similarity_volume
-    score = mean_t max_hw max_k s_k(t, h, w)        # aggregate ("max"; "mean": mean_t mean_hw)
+    score = mean_t max_k max_hw s_k(t, h, w)        # aggregate ("max"; "mean": mean_t mean_hw)
+
+``space_top`` > 1 replaces max_hw by the mean of that many best cells (the shipped config: 12).
 
 Training is a symmetric temperature-scaled InfoNCE over the B x B clip-vs-frame scores
 (``losses.denseav_loss``; by default each clip's negatives are the clips of its own video).
@@ -98,13 +100,18 @@ class DenseAV(nn.Module):
         return self.combine_heads(self.pool_space(s))
 
     def pool_space(self, s: torch.Tensor) -> torch.Tensor:
-        """(..., K, T, h, w) -> (..., K, T): max (or mean) over the image cells.
+        """(..., K, T, h, w) -> (..., K, T): max (or mean, or mean of the ``space_top``
+        best) over the image cells.
 
         ``max`` picks one cell by index, so its gradient is a scatter into that cell, not
         a mask over the whole volume (what ``amax`` builds; several times slower here).
         """
         if self.config.aggregation == "max":
-            return s.flatten(-2).max(dim=-1).values
+            cells = s.flatten(-2)
+            top = min(self.config.space_top, cells.shape[-1])
+            if top > 1:
+                return cells.topk(top, dim=-1).values.mean(dim=-1)
+            return cells.max(dim=-1).values
         return s.mean(dim=(-2, -1))
 
     @staticmethod
