@@ -37,8 +37,9 @@ class DenseAVConfig:
     # with "max": the mean of this many best cells (1: the paper's max). A max trains one
     # cell per pair, so the maps peak on the object's most telling part and leak along the
     # arm and the scene's edges; the mean of the best few trains a patch about an object's
-    # size (synth seed 0, 500 steps, sound mIoU per training: 1: 0.17, 0.19; 6: 0.34;
-    # 12: 0.38, 0.31, 0.34; 24: 0.23; seed 1: 1: 0.36, 0.29; 12: 0.31, 0.29)
+    # size (synth seed 0, 500 steps, sound mIoU per training: 1: 0.17, 0.19, 0.25; 6: 0.34;
+    # 12: 0.38, 0.31, 0.34; 24: 0.23. Seeds 1-3, about the same: 1: 0.36, 0.29 / 0.28 /
+    # 0.26; 12: 0.31, 0.29 / 0.28 / 0.26)
     space_top: int = 1
     # start the audio conv stack from the home's MC3 audio tower (when the shapes agree and
     # audio.checkpoint names nothing else): it already tells the corpus's sounds apart
