@@ -96,6 +96,8 @@ def test_top_cells_pooling_is_the_mean_of_the_best_cells():
     assert torch.allclose(model.pool_space(volume), best)
     wide = DenseAV(dataclasses.replace(TINY, space_top=1000))  # more cells than the grid
     assert torch.allclose(wide.pool_space(volume), volume.mean(dim=(-2, -1)))
+    with pytest.raises(ValueError, match="space_top"):
+        DenseAV(dataclasses.replace(TINY, space_top=0))
 
 
 def test_checkpoint_round_trip_keeps_kind_and_outputs(tmp_path):

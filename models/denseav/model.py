@@ -35,6 +35,8 @@ class DenseAV(nn.Module):
         super().__init__()
         if config.dim % config.heads:
             raise ValueError(f"dim {config.dim} does not split into {config.heads} heads")
+        if config.space_top < 1:
+            raise ValueError(f"space_top must be at least 1 cell, not {config.space_top}")
         self.config = config
         self.version: str | None = None
         if config.image.kind == "scratch":
