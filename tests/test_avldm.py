@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.avldm.autoencoder import SpectrogramAutoencoder
+from models.avldm.autoencoder import SpectrogramAutoencoder, temporal_l1
 from models.avldm.config import (
     AutoencoderConfig,
     AVLDMConfig,
@@ -44,6 +44,21 @@ def test_autoencoder_learns_to_reconstruct():
     before = float(ae.loss(data)[0])
     fit(ae, ae.loss, lambda: data, steps=80, lr=3e-3, desc="ae", progress=False)
     assert float(ae.loss(data)[0]) < 0.5 * before
+
+
+def test_temporal_loss_punishes_flicker_not_a_steady_offset():
+    target = torch.zeros(2, 64, 128)
+    target[:, :, 40:] = 3.0  # one onset
+    offset = target + 0.5  # the right shape at the wrong level
+    flicker = target + 0.5 * (torch.arange(128) % 2 * 2 - 1)  # the same L1 error, flickering
+    assert float((offset - target).abs().mean()) == float((flicker - target).abs().mean())
+    assert float(temporal_l1(offset, target)) == 0.0
+    assert float(temporal_l1(flicker, target)) == pytest.approx(1.0)
+    ae = SpectrogramAutoencoder(SMALL.autoencoder, SMALL.mel)
+    parts = ae.loss(target)[1]
+    assert parts["temporal"] > 0
+    expected = parts["recon"] + parts["temporal"] + SMALL.autoencoder.kl_weight * parts["kl"]
+    assert parts["loss"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_pipeline_round_trip(tmp_path):

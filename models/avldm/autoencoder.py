@@ -17,6 +17,12 @@ from models.avldm.pretrained import PretrainedMixin
 DOWN = ((2, 2), (2, 2), (2, 1))  # (freq, time) stride of each stage: 8x in freq, 4x in time
 
 
+def temporal_l1(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between the frame-to-frame changes (last axis: time) of two spectrograms: blind
+    to a steady level error, it punishes flicker and smeared onsets."""
+    return F.l1_loss(prediction.diff(dim=-1), target.diff(dim=-1))
+
+
 class ResBlock(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
@@ -73,13 +79,18 @@ class SpectrogramAutoencoder(PretrainedMixin, nn.Module):
         return self.decoder(latent / self.latent_scale).squeeze(1)
 
     def loss(self, log_mel: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """L1 reconstruction of the log-mel + a small KL to N(0, 1)."""
+        """L1 reconstruction of the log-mel, L1 of its changes over time (``temporal_l1``)
+        and a small KL to N(0, 1)."""
         mean, logvar = self.moments(log_mel)
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
-        recon = F.l1_loss(self.decoder(z).squeeze(1), log_mel)
+        reconstruction = self.decoder(z).squeeze(1)
+        recon = F.l1_loss(reconstruction, log_mel)
+        temporal = temporal_l1(reconstruction, log_mel)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
-        loss = recon + self.autoencoder.kl_weight * kl
-        return loss, {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
+        config = self.autoencoder
+        loss = recon + config.temporal_weight * temporal + config.kl_weight * kl
+        parts = {"recon": recon.item(), "temporal": temporal.item(), "kl": kl.item()}
+        return loss, {"loss": loss.item(), **parts}
 
     @torch.no_grad()
     def calibrate(self, log_mels: torch.Tensor) -> None:

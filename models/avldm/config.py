@@ -44,6 +44,12 @@ class AutoencoderConfig:
     latent_channels: int = 16
     width: int = 64
     kl_weight: float = 1e-4
+    # L1 of the reconstruction's frame-to-frame changes against the target's: the plain L1
+    # lets a decoder flicker around the right level, which a listener (and an onset
+    # detector) hears as extra attacks. Synth seed 0, 1,200 steps, real held-out clips
+    # through the autoencoder and the learned vocoder (onsets in sync / class accuracy /
+    # Frechet): 0: 0.76 / 0.74 / 0.145; 1: 0.82 / 0.76 / 0.132; 3: 0.79 / 0.76 / 0.142
+    temporal_weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,10 @@ class SamplingConfig:
 class GeneratorTrainConfig:
     """How ``foley build`` trains the three networks on the clip cache."""
 
-    autoencoder_steps: int = 1200  # its reconstructions bound what generation can reach
+    # its reconstructions bound what generation can reach (synth seed 0, temporal_weight 1,
+    # real held-out clips through it: 1,200 steps onsets 0.82, class accuracy 0.76, Frechet
+    # 0.132; 2,400 steps 0.91, 0.94, 0.055; about 0.1 s a step on 2 cores)
+    autoencoder_steps: int = 2400
     autoencoder_batch: int = 16  # full-resolution convs are the cost
     # seconds per autoencoder crop: it is fully convolutional, so a 1 s crop teaches it as
     # much as 2 s at half the cost (seed 0, 1200 steps: class accuracy through it 0.79 vs 0.74)
