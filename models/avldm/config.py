@@ -89,7 +89,7 @@ class GeneratorTrainConfig:
 
     # its reconstructions bound what generation can reach (synth seed 0, temporal_weight 1,
     # real held-out clips through it: 1,200 steps onsets 0.82, class accuracy 0.76, Frechet
-    # 0.132; 2,400 steps 0.91, 0.94, 0.055; about 0.1 s a step on 2 cores)
+    # 0.132; 2,400 steps, two trainings: 0.85-0.91, 0.94, 0.052-0.055; 0.1 s a step on 2 cores)
     autoencoder_steps: int = 2400
     autoencoder_batch: int = 16  # full-resolution convs are the cost
     # seconds per autoencoder crop: it is fully convolutional, so a 1 s crop teaches it as
