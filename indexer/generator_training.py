@@ -198,6 +198,7 @@ def train_generator(
             pipeline.autoencoder.loss,
             autoencoder_batch,
             train.autoencoder_steps,
+            train.bf16,
         ),
         (
             "vocoder",
@@ -205,9 +206,10 @@ def train_generator(
             lambda w: vocoder_loss(pipeline.vocoder, w),
             vocoder_batch,
             train.vocoder_steps,
+            False,  # its STFT's complex numbers have no bfloat16
         ),
     ]
-    for name, network, loss_fn, next_batch, n_steps in parts:
+    for name, network, loss_fn, next_batch, n_steps, bf16 in parts:
         started = time.perf_counter()
         if (work / name / "model.safetensors").is_file():
             network.load_state_dict(type(network).from_pretrained(work / name).state_dict())
@@ -220,6 +222,7 @@ def train_generator(
                 train.lr,
                 f"train avldm {name}",
                 config.progress,
+                bf16=bf16,
             )
             if name == "autoencoder":
                 with torch.no_grad():
@@ -256,7 +259,7 @@ def train_denoiser(
 
     batches = _denoiser_batches(windows, train.batch_size, train.seed)
     fit(pipeline.denoiser, loss_fn, batches, train.denoiser_steps, train.denoiser_lr,
-        "train avldm denoiser", progress)  # fmt: skip
+        "train avldm denoiser", progress, bf16=train.bf16)  # fmt: skip
     seconds["denoiser"] = time.perf_counter() - started
     return seconds
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from models.avldm import train as training
 from models.avldm.autoencoder import SpectrogramAutoencoder, temporal_l1
 from models.avldm.config import (
     AutoencoderConfig,
@@ -17,7 +18,7 @@ from models.avldm.config import (
     MelConfig,
 )
 from models.avldm.pipeline import AVLDMPipeline, denoiser_loss
-from models.avldm.train import fit
+from models.avldm.train import fit, native_bf16
 
 SMALL = AVLDMConfig(
     autoencoder=AutoencoderConfig(latent_channels=4, width=16),
@@ -44,6 +45,33 @@ def test_autoencoder_learns_to_reconstruct():
     before = float(ae.loss(data)[0])
     fit(ae, ae.loss, lambda: data, steps=80, lr=3e-3, desc="ae", progress=False)
     assert float(ae.loss(data)[0]) < 0.5 * before
+
+
+def test_fit_computes_in_bfloat16_only_where_asked_and_native(monkeypatch):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    data = torch.randn(16, 4)
+    seen: list[torch.dtype] = []
+
+    def loss_fn(x: torch.Tensor):
+        y = model(x)
+        seen.append(y.dtype)
+        return (y.float() - 1.0).pow(2).mean(), {}
+
+    def run(bf16: bool, native: bool) -> list[torch.dtype]:
+        torch.nn.init.zeros_(model.weight)
+        torch.nn.init.zeros_(model.bias)
+        monkeypatch.setattr(training, "native_bf16", lambda device: native)
+        seen.clear()
+        result = fit(model, loss_fn, lambda: data, 60, 5e-2, "toy", progress=False, bf16=bf16)
+        assert result.final_loss < 0.1  # it still learns (from 1.0 at zero weights)
+        return sorted(set(seen))
+
+    assert run(bf16=True, native=True) == [torch.bfloat16]
+    assert model.weight.dtype == torch.float32  # weights and optimiser stay float32
+    assert run(bf16=True, native=False) == [torch.float32]
+    assert run(bf16=False, native=True) == [torch.float32]
+    assert not native_bf16(torch.device("meta"))  # only CPUs are measured
 
 
 def test_temporal_loss_punishes_flicker_not_a_steady_offset():

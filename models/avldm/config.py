@@ -109,6 +109,11 @@ class GeneratorTrainConfig:
     drop_ambient: float = 0.2  # condition dropout (classifier-free guidance)
     drop_video: float = 0.2
     holdout_fraction: float = 0.2  # videos kept out of training for `foley eval`
+    # bfloat16 autocast for the autoencoder and the denoiser on CPUs that compute bfloat16
+    # natively (``models.avldm.train.native_bf16``; elsewhere a no-op). 2 cores with
+    # AVX512-BF16, seconds per step float32 -> bfloat16: denoiser 0.16 -> 0.13, autoencoder
+    # 0.088 -> 0.065
+    bf16: bool = True
     seed: int = 0
     # on a GPU the denoiser trains longer: on an H100 (synth seed 1), 17,320 steps at batch
     # 256 (6 min) took held-out class accuracy from 0.24 to 0.52 and onset sync 0.59 -> 0.72
