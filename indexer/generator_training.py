@@ -1,8 +1,9 @@
 """Train AV-LDM on the clip cache and register the pipeline in the catalog.
 
-Three networks, in order: the spectrogram autoencoder and the vocoder on random crops of the
-training videos' audio, then the denoiser on windows every ``window_stride`` seconds, whose
-latents and MC3 video features are computed once. A window's ambient condition is another
+Four networks, in order: the spectrogram autoencoder and the vocoder on random crops of the
+training videos' audio, then the denoiser and the onset predictor on windows every
+``window_stride`` seconds, whose latents, MC3 video features and real onsets are computed
+once. A window's ambient condition is another
 window of the same video that does not overlap it, one of the ``ambient_neighbours``
 nearest on either side (the paper's pairing). Videos of the catalog's validation split and
 a stable ``holdout_fraction`` of the others are kept out for ``foley eval``; the pipeline
@@ -25,6 +26,7 @@ from tqdm import tqdm
 from indexer.cache import CachedVideo, ClipCache
 from indexer.catalog import Catalog, ClipRow, ModelVersion
 from indexer.config import FoleyConfig
+from indexer.onsets import onset_times
 from models.avldm.conditioning import video_condition
 from models.avldm.pipeline import AVLDMPipeline, denoiser_loss
 from models.avldm.train import fit
@@ -88,6 +90,7 @@ class Windows:
     latents: torch.Tensor  # (W, C, f, t) scaled autoencoder latents
     video: torch.Tensor  # (W, F, D) MC3 per-frame video features
     ambient: list[list[int]]  # per window: candidate ambient windows (same video, no overlap)
+    onsets: torch.Tensor  # (W, t) 1 at the latent time steps where the real audio has an onset
 
 
 def window_starts(seconds: float, window: float, stride: float) -> np.ndarray:
@@ -111,7 +114,8 @@ def _windows(
     config = pipeline.config
     seconds = config.mel.seconds
     frames_per_window = config.denoiser.video_frames
-    latents, features, ambient = [], [], []
+    steps = config.mel.frames // 4  # latent time steps
+    latents, features, ambient, onsets = [], [], [], []
     for video in tqdm(videos, desc="avldm windows", disable=not progress, dynamic_ncols=True):
         length = len(video.audio) / video.sample_rate
         starts = window_starts(length, seconds, config.train.window_stride)
@@ -126,7 +130,17 @@ def _windows(
             audio = np.stack([video.clip_audio(s, s + seconds) for s in chunk])
             features.append(video_condition(mc3, torch.from_numpy(frames)).to(pipeline.device))
             latents.append(pipeline.encode_audio(torch.from_numpy(audio)))
-    return Windows(torch.cat(latents), torch.cat(features), ambient)
+            onsets += [onset_steps(wave, video.sample_rate, seconds, steps) for wave in audio]
+    target = torch.from_numpy(np.stack(onsets)).to(pipeline.device)
+    return Windows(torch.cat(latents), torch.cat(features), ambient, target)
+
+
+def onset_steps(wave: np.ndarray, sample_rate: int, seconds: float, steps: int) -> np.ndarray:
+    """(steps,) float32: 1 at the time steps (of ``steps`` over ``seconds``) holding an onset."""
+    target = np.zeros(steps, np.float32)
+    for onset in onset_times(wave, sample_rate):
+        target[min(steps - 1, int(onset / seconds * steps))] = 1.0
+    return target
 
 
 def _denoiser_batches(windows: Windows, batch: int, seed: int):
@@ -154,7 +168,7 @@ def train_generator(
     make_current: bool = True,
     device: str | torch.device = "cpu",
 ) -> tuple[AVLDMPipeline, ModelVersion, dict[str, float]]:
-    """Train the three networks on ``device`` (``steps`` overrides each one's step count;
+    """Train the four networks on ``device`` (``steps`` overrides each one's step count;
     on a GPU the denoiser otherwise trains ``accelerated``); returns the pipeline (on the
     CPU), its catalog record and the seconds each part took."""
     generator = config.generator
@@ -165,7 +179,7 @@ def train_generator(
         train = replace(
             generator.train, autoencoder_steps=steps, vocoder_steps=steps, denoiser_steps=steps
         )
-        generator = replace(generator, train=train)
+        generator = replace(generator, train=train, onsets=replace(generator.onsets, steps=steps))
     train = generator.train
     videos, held = training_videos(config, catalog, train.holdout_fraction)
     torch.manual_seed(train.seed)
@@ -230,7 +244,11 @@ def train_generator(
             network.save_pretrained(work / name)
         seconds[name] = time.perf_counter() - started
 
-    seconds.update(train_denoiser(pipeline, mc3, videos, config.progress))
+    started = time.perf_counter()
+    windows = _windows(pipeline, mc3, videos, config.progress)
+    seconds["windows"] = time.perf_counter() - started
+    seconds["denoiser"] = train_denoiser(pipeline, windows, config.progress)
+    seconds["onsets"] = train_onset_predictor(pipeline, windows, config.progress)
     pipeline.to("cpu")
     record = publish_generator(
         config, catalog, pipeline, train.denoiser_steps, seconds, make_current
@@ -239,15 +257,9 @@ def train_generator(
     return pipeline, record, seconds
 
 
-def train_denoiser(
-    pipeline: AVLDMPipeline, mc3: MC3, videos: list[CachedVideo], progress: bool
-) -> dict[str, float]:
-    """Train the pipeline's denoiser on windows of ``videos`` (its autoencoder trained);
-    returns the seconds spent on the windows and on training."""
+def train_denoiser(pipeline: AVLDMPipeline, windows: Windows, progress: bool) -> float:
+    """Train the pipeline's denoiser on the training ``windows``; returns the seconds it took."""
     train = pipeline.config.train
-    started = time.perf_counter()
-    windows = _windows(pipeline, mc3, videos, progress)
-    seconds = {"windows": time.perf_counter() - started}
     started = time.perf_counter()
 
     def loss_fn(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -260,8 +272,27 @@ def train_denoiser(
     batches = _denoiser_batches(windows, train.batch_size, train.seed)
     fit(pipeline.denoiser, loss_fn, batches, train.denoiser_steps, train.denoiser_lr,
         "train avldm denoiser", progress, bf16=train.bf16)  # fmt: skip
-    seconds["denoiser"] = time.perf_counter() - started
-    return seconds
+    return time.perf_counter() - started
+
+
+def train_onset_predictor(pipeline: AVLDMPipeline, windows: Windows, progress: bool) -> float:
+    """Train the pipeline's onset predictor on the ``windows``' video features against their
+    real onsets; returns the seconds it took."""
+    config = pipeline.config.onsets
+    predictor = pipeline.onsets
+    if predictor is None:
+        raise ValueError("this pipeline has no onset predictor to train")
+    started = time.perf_counter()
+    predictor.fit_normalisation(windows.video)
+    rng = np.random.default_rng(pipeline.config.train.seed)
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        index = rng.integers(0, len(windows.video), size=config.batch_size)
+        return windows.video[index], windows.onsets[index]
+
+    fit(predictor, predictor.loss, next_batch, config.steps, config.lr, "train avldm onsets",
+        progress, grad_clip=0.0, weight_decay=config.weight_decay)  # fmt: skip
+    return time.perf_counter() - started
 
 
 def publish_generator(

@@ -155,6 +155,9 @@ class GenerateForm(BaseModel):
     steps: int | None = Field(None, ge=1, le=200, description="sampling steps (default 25)")
     guidance: float | None = Field(None, ge=0.0, le=30.0, description="guidance scale")
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    candidates: int | None = Field(
+        None, ge=1, le=16, description="samples per window, the one most in time kept (default 6)"
+    )
     format: Literal["video", "wav"] = Field(
         "video", description="video: the upload with the sound muxed in; wav: the sound alone"
     )

@@ -10,7 +10,9 @@ features condition it, and a search ``Engine`` for retrieving the ambient clip:
 - an explicit clip id overrides both.
 
 A video of any length is cut into 2 s windows overlapping by ``crossfade`` seconds; all
-windows are denoised in batches and crossfaded into one waveform as long as the video.
+windows are denoised in batches and crossfaded into one waveform as long as the video. With
+an onset predictor in the pipeline, each window is the best of ``sampling.candidates``
+samples: the one whose onsets agree best with those the predictor expects from the frames.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from torch import nn
 from indexer.cache import ClipCache, frames_between
 from indexer.catalog import ClipRow
 from indexer.media import decode
+from indexer.onsets import onset_agreement, onset_times
 from models.avldm.conditioning import video_condition
 from models.avldm.pipeline import AVLDMPipeline
 from models.avldm.vocoder import build_vocoder
@@ -68,6 +71,7 @@ class Soundtrack:
     steps: int
     guidance: float
     seed: int
+    candidates: int  # samples drawn per window, the one most in time with the picture kept
     seconds: float  # wall time of the generation
 
     def to_json(self) -> dict[str, Any]:
@@ -80,6 +84,7 @@ class Soundtrack:
             "steps": self.steps,
             "guidance": self.guidance,
             "seed": self.seed,
+            "candidates": self.candidates,
             "seconds": round(self.seconds, 2),
         }
 
@@ -226,9 +231,11 @@ class Generator:
         steps: int | None = None,
         guidance: float | None = None,
         seed: int = 0,
+        candidates: int | None = None,
     ) -> Soundtrack:
         """A soundtrack ``duration`` seconds long for frames (T, S, S, 3) at ``fps``;
-        ``ambient=None`` generates without an ambient condition."""
+        ``ambient=None`` generates without an ambient condition; ``candidates`` samples per
+        window (default ``sampling.candidates``; see ``render``)."""
         started = time.perf_counter()
         mel = self.pipeline.config.mel
         sampling = self.pipeline.config.sampling
@@ -236,6 +243,7 @@ class Generator:
         guidance = sampling.guidance if guidance is None else guidance
         if steps < 1:
             raise QueryError("steps must be at least 1")
+        candidates = self.candidate_count(candidates)
         starts = window_starts(duration, mel.seconds, sampling.crossfade)
         n_frames = self.pipeline.config.denoiser.video_frames
         windows = np.stack(
@@ -244,7 +252,7 @@ class Generator:
         ambient_wave = None
         if ambient is not None:
             ambient_wave = np.repeat(self.ambient_audio(ambient)[None], len(windows), axis=0)
-        log_mel = self.render(windows, ambient_wave, steps, guidance, seed)
+        log_mel = self.render(windows, ambient_wave, steps, guidance, seed, candidates)
         pieces = self.vocode(log_mel)
         total = max(1, int(round(duration * mel.sample_rate)))
         wave = crossfade(pieces, starts, mel.sample_rate, total)
@@ -258,6 +266,7 @@ class Generator:
             steps=steps,
             guidance=guidance,
             seed=seed,
+            candidates=candidates,
             seconds=time.perf_counter() - started,
         )
 
@@ -268,9 +277,12 @@ class Generator:
         steps: int,
         guidance: float,
         seed: int = 0,
+        candidates: int | None = None,
     ) -> torch.Tensor:
         """Windows' frames (W, F, S, S, 3) and ambient audio (W, samples) or None ->
-        generated normalised log-mels (W, n_mels, frames), in batches."""
+        generated normalised log-mels (W, n_mels, frames), in batches; each the best of
+        ``candidate_count(candidates)`` samples (``in_sync``)."""
+        n = self.candidate_count(candidates)
         out = []
         for first in range(0, len(windows), WINDOW_BATCH):
             chunk = torch.from_numpy(windows[first : first + WINDOW_BATCH])
@@ -279,9 +291,42 @@ class Generator:
             latent = None
             if ambient is not None:
                 wave = torch.from_numpy(ambient[first : first + WINDOW_BATCH])
-                latent = self.pipeline.encode_audio(wave)
-            out.append(self.pipeline.sample(video, latent, steps, guidance, seed=seed + first))
+                latent = self.pipeline.encode_audio(wave).repeat(n, 1, 1, 1)
+            # one batch of n samples per window (the first n = 1 draws the same noise)
+            mels = self.pipeline.sample(
+                video.repeat(n, 1, 1), latent, steps, guidance, seed=seed + first
+            )
+            out.append(self.in_sync(mels.unflatten(0, (n, len(chunk))), video))
         return torch.cat(out)
+
+    def candidate_count(self, requested: int | None = None) -> int:
+        """Samples to draw per window: ``requested`` (default ``sampling.candidates``) when
+        the pipeline has an onset predictor to choose among them, else 1."""
+        if requested is not None and requested < 1:
+            raise QueryError("candidates must be at least 1")
+        if self.pipeline.onsets is None:
+            return 1
+        return self.pipeline.config.sampling.candidates if requested is None else requested
+
+    def in_sync(self, samples: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+        """Samples (n, W, n_mels, frames) of W windows with video features (W, F, D) -> per
+        window the sample whose onsets (heard through the vocoder) agree best with those the
+        onset predictor expects; ties go to the earlier sample."""
+        n, count = samples.shape[:2]
+        if n == 1:
+            return samples[0]
+        assert self.pipeline.onsets is not None
+        wanted = self.pipeline.onsets.onset_times(video.to(self.pipeline.device))
+        waves = self.vocode(samples.flatten(0, 1)).reshape(n, count, -1)
+        rate = self.sample_rate
+        agreement = np.array(
+            [
+                [onset_agreement(onset_times(waves[k, i], rate), wanted[i]) for i in range(count)]
+                for k in range(n)
+            ]
+        )
+        best = torch.from_numpy(agreement.argmax(axis=0))  # (W,) the first best sample
+        return samples[best, torch.arange(count)]
 
     def vocode(self, log_mel: torch.Tensor, vocoder: nn.Module | None = None) -> np.ndarray:
         """Log-mels (W, n_mels, T) -> waveforms (W, T * hop), in batches, through the
@@ -308,6 +353,7 @@ class Generator:
         steps: int | None = None,
         guidance: float | None = None,
         seed: int = 0,
+        candidates: int | None = None,
     ) -> Soundtrack:
         """Decode ``video`` (its own sound, if any, is ignored), pick the ambient, generate."""
         if mode not in MODES:
@@ -316,7 +362,15 @@ class Generator:
         decoded = decode(video, fps=policy.cache_fps, size=policy.frame_size, require_audio=False)
         choice = self.ambient_for(mode, decoded.frames, decoded.fps, ambient_clip)
         return self.generate_frames(
-            decoded.frames, decoded.fps, decoded.duration, choice, mode, steps, guidance, seed
+            decoded.frames,
+            decoded.fps,
+            decoded.duration,
+            choice,
+            mode,
+            steps,
+            guidance,
+            seed,
+            candidates,
         )
 
 

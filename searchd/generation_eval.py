@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from indexer.cache import ClipCache
 from indexer.catalog import ClipRow
+from indexer.onsets import onset_times
 from searchd.engine import Engine
 from searchd.generate import GenerationUnavailable, Generator
 from searchd.generation_metrics import (
@@ -37,7 +38,6 @@ from searchd.generation_metrics import (
     ambient_match,
     frechet_distance,
     onset_sync,
-    onset_times,
     per_class_accuracy,
 )
 

@@ -344,7 +344,7 @@ def generate(
     def work(generator: Generator) -> Soundtrack:
         clip_id = ambient.clip_id if ambient else None
         return generator.generate_file(
-            video, form.mode, clip_id, form.steps, form.guidance, form.seed
+            video, form.mode, clip_id, form.steps, form.guidance, form.seed, form.candidates
         )
 
     track = home.generate(work)

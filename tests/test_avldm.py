@@ -17,6 +17,7 @@ from models.avldm.config import (
     GeneratorTrainConfig,
     MelConfig,
 )
+from models.avldm.onsets import OnsetPredictor
 from models.avldm.pipeline import AVLDMPipeline, denoiser_loss
 from models.avldm.train import fit, native_bf16
 
@@ -94,9 +95,10 @@ def test_pipeline_round_trip(tmp_path):
     pipeline = AVLDMPipeline.create(SMALL, video_dim=8)
     pipeline.info = {"video_model": "abc", "holdout_videos": ["v1"]}
     pipeline.save_pretrained(tmp_path / "p")
-    for part in ("autoencoder", "denoiser", "vocoder", "scheduler"):
+    for part in ("autoencoder", "denoiser", "vocoder", "scheduler", "onsets"):
         assert (tmp_path / "p" / part).is_dir()
     loaded = AVLDMPipeline.from_pretrained(tmp_path / "p")
+    assert isinstance(loaded.onsets, OnsetPredictor)
     assert loaded.info == pipeline.info
     assert loaded.config == pipeline.config
     video = torch.randn(2, 16, 8)
@@ -112,6 +114,42 @@ def test_pipeline_round_trip(tmp_path):
     assert type(griffin.vocoder).__name__ == "GriffinLimVocoder"
     with pytest.raises(FileNotFoundError, match="no AV-LDM pipeline"):
         AVLDMPipeline.from_pretrained(tmp_path / "missing")
+
+
+def test_a_pipeline_saved_before_the_onset_predictor_loads_without_one(tmp_path):
+    pipeline = AVLDMPipeline.create(SMALL, video_dim=8)
+    pipeline.onsets = None
+    pipeline.save_pretrained(tmp_path / "p")
+    assert not (tmp_path / "p" / "onsets").exists()
+    assert AVLDMPipeline.from_pretrained(tmp_path / "p").onsets is None
+
+
+def test_onset_predictor_learns_when_sounds_start(tmp_path):
+    """A toy world: a sound starts at the latent step of the frame whose first feature
+    jumps. After a short training the predicted onsets are those steps, also once reloaded."""
+    torch.manual_seed(0)
+    predictor = OnsetPredictor(SMALL.onsets, SMALL.mel, SMALL.denoiser)
+    rng = np.random.default_rng(0)
+
+    def world(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        frame = torch.from_numpy(rng.integers(0, 16, size=n))
+        video = torch.randn(n, 16, 8) * 0.3
+        video[torch.arange(n), frame, 0] += 3.0
+        onsets = torch.zeros(n, predictor.steps)
+        onsets[torch.arange(n), 2 * frame] = 1.0  # 16 frames, 32 steps: 2 per frame
+        return video, onsets
+
+    predictor.fit_normalisation(world(256)[0])
+    fit(predictor, predictor.loss, lambda: world(64), 200, 3e-3, "toy", progress=False)
+    video, onsets = world(16)
+    truth = [(float(step) + 0.5) / 16 for step in onsets.argmax(dim=1)]  # 1/16 s a step
+    predicted = predictor.onset_times(video)
+    pairs = zip(truth, predicted, strict=True)
+    hits = [any(abs(t - p) <= 0.07 for p in found) for t, found in pairs]
+    assert np.mean(hits) >= 0.8
+    assert np.mean([len(found) for found in predicted]) <= 1.5  # not a click everywhere
+    predictor.save_pretrained(tmp_path / "onsets")
+    assert OnsetPredictor.from_pretrained(tmp_path / "onsets").onset_times(video) == predicted
 
 
 def test_ddim_sampler_and_unknown_sampler():

@@ -9,14 +9,17 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 from sqlalchemy import update
 
 from indexer.catalog import Catalog, ModelVersion
 from indexer.config import FoleyConfig
 from indexer.media import read_audio
+from models.avldm.config import AVLDMConfig, VocoderConfig
+from models.avldm.pipeline import AVLDMPipeline
 from searchd.engine import Engine
 from searchd.evaluate import load_ground_truth
-from searchd.generate import crossfade, window_starts
+from searchd.generate import Generator, crossfade, window_starts
 from searchd.generation_eval import evaluate_generation
 from ui.cli import main
 
@@ -60,6 +63,7 @@ def test_mp4_out_is_the_video_with_a_soundtrack_as_long_as_it(
     doc = generate(capsys, tiny_home, silent, out, "--steps", "2")
     assert doc["mode"] == "joint" and "joint" in doc["ambient"]["reason"]
     assert doc["ambient"]["clip_id"] and doc["windows"] == 2 and doc["out"] == str(out)
+    assert doc["candidates"] == 6  # the best of six samples per window, by default
     with av.open(str(out)) as container:
         assert len(container.streams.video) == 1 and len(container.streams.audio) == 1
     assert audio_seconds(out) == pytest.approx(video_seconds(out), abs=0.05)
@@ -69,8 +73,11 @@ def test_mp4_out_is_the_video_with_a_soundtrack_as_long_as_it(
 def test_wav_action_mode_and_a_chosen_ambient(tiny_home, clip_ids, make_video, tmp_path, capsys):
     silent = make_video(tmp_path / "silent.mp4", seconds=2.0, audio=False)
     out = tmp_path / "action.wav"
-    doc = generate(capsys, tiny_home, silent, out, "--mode", "action", "--steps", "2")
+    doc = generate(
+        capsys, tiny_home, silent, out, "--mode", "action", "--steps", "2", "--candidates", "1"
+    )
     assert doc["mode"] == "action" and "quietest" in doc["ambient"]["reason"]
+    assert doc["candidates"] == 1
     assert audio_seconds(out) == pytest.approx(2.0, abs=0.01)
     doc = generate(capsys, tiny_home, silent, out, "--ambient", clip_ids[3], "--steps", "2")
     assert doc["ambient"]["clip_id"] == clip_ids[3] and doc["ambient"]["reason"] == "given"
@@ -81,8 +88,10 @@ def test_a_tenth_of_a_second_and_ten_minutes(tiny_home, make_video, tmp_path, ca
     generate(capsys, tiny_home, short, tmp_path / "short.wav", "--steps", "1")
     assert audio_seconds(tmp_path / "short.wav") == pytest.approx(0.1, abs=0.04)
     long = make_video(tmp_path / "long.mp4", seconds=600, fps=1, size=(32, 32), audio=False)
-    doc = generate(capsys, tiny_home, long, tmp_path / "long.mp4", "--steps", "1")
-    assert doc["windows"] == 400  # 2 s windows every 1.5 s
+    doc = generate(
+        capsys, tiny_home, long, tmp_path / "long.mp4", "--steps", "1", "--candidates", "2"
+    )
+    assert doc["windows"] == 400 and doc["candidates"] == 2  # 2 s windows every 1.5 s
     assert audio_seconds(tmp_path / "long.mp4") == pytest.approx(600, abs=0.1)
 
 
@@ -101,6 +110,10 @@ def test_bad_input_gets_one_line_errors(tiny_home, make_video, tmp_path, capsys)
             "no clip",
         ),
         (["--video", str(silent), "--out", str(tmp_path / "a.wav"), "--steps", "0"], "steps"),
+        (
+            ["--video", str(silent), "--out", str(tmp_path / "a.wav"), "--candidates", "0"],
+            "candidates",
+        ),
     ]
     sound_only = make_video(tmp_path / "sound.m4a", seconds=1.0, video=False)
     cases.append((["--video", str(sound_only), "--out", str(tmp_path / "a.wav")], "video"))
@@ -136,6 +149,38 @@ def test_windows_cover_the_video_and_crossfade_keeps_a_steady_signal():
     ramps = np.stack([np.full(200, float(i)) for i in range(len(starts))])
     mixed = crossfade(ramps, starts, rate, 700)
     assert np.all(np.diff(mixed) >= -1e-6)  # each window hands over to the next smoothly
+
+
+def test_each_window_keeps_the_sample_in_time_with_the_predicted_onsets():
+    """Three windows, two samples each: the kept one has its click where the onset predictor
+    expects one (0.5 s, 1.5 s), or no click where it expects none; ties keep the first."""
+    config = AVLDMConfig(vocoder=VocoderConfig(kind="griffin_lim"))
+    pipeline = AVLDMPipeline.create(config, video_dim=8)
+
+    class Expecting:  # the onset predictor's answer for the three windows
+        def onset_times(self, video: torch.Tensor) -> list[list[float]]:
+            return [[0.5], [1.5], []]
+
+    pipeline.onsets = Expecting()  # type: ignore[assignment]
+    generator = Generator.__new__(Generator)
+    generator.pipeline = pipeline
+    mel = config.mel
+    silence = (np.log(mel.log_floor) - mel.log_mean) / mel.log_std
+
+    def window(click: float | None) -> torch.Tensor:
+        spectrogram = torch.full((mel.n_mels, mel.frames), silence)
+        if click is not None:
+            at = int(click * mel.sample_rate / mel.hop)
+            spectrogram[:, at : at + 4] = torch.tensor([1.5, 1.0, 0.5, 0.0])
+        return spectrogram
+
+    late_early = torch.stack([window(1.5), window(0.5), window(1.0)])
+    in_time = torch.stack([window(0.5), window(1.5), window(None)])
+    video = torch.zeros(3, 16, 8)
+    assert torch.equal(generator.in_sync(torch.stack([late_early, in_time]), video), in_time)
+    assert torch.equal(generator.in_sync(torch.stack([in_time, late_early]), video), in_time)
+    later = late_early.roll(20, dims=-1)  # clicks 0.31 s later: as far from the predictions
+    assert torch.equal(generator.in_sync(torch.stack([late_early, later]), video), late_early)
 
 
 def test_eval_generation_part_scores_each_system_against_its_baselines(

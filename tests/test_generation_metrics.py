@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 from scipy.signal import butter, lfilter, sosfilt
 
+from indexer.onsets import onset_match, onset_times
 from searchd.generation_metrics import (
     LinearProbe,
     accuracy,
     ambient_match,
     frechet_distance,
-    onset_match,
     onset_sync,
-    onset_times,
     per_class_accuracy,
 )
 

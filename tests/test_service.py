@@ -304,6 +304,8 @@ def test_generate_validates_its_input(client, clip):
     upload = {"video": ("v.mp4", video, "video/mp4")}
     assert_error(client.post("/generate", files=upload, data={"mode": "loud"}), 422, "mode")
     assert_error(client.post("/generate", files=upload, data={"steps": "0"}), 422, "steps")
+    no_samples = client.post("/generate", files=upload, data={"candidates": "0"})
+    assert_error(no_samples, 422, "candidates")
     assert_error(client.post("/generate", files=upload, data={"format": "gif"}), 422, "format")
     assert_error(client.post("/generate", files=upload, data={"ambient": "v9@1"}), 404, "no clip")
     assert_error(client.post("/generate", json={"mode": "action"}), 415, "multipart")
@@ -323,11 +325,11 @@ def test_generate_returns_the_video_with_its_new_sound_or_a_wav(client, clip, tm
     out.write_bytes(answer.content)
     with av.open(str(out)) as container:
         assert container.streams.video and container.streams.audio
-    wav = client.post(
-        "/generate", files=upload, data={"mode": "action", "steps": "1", "format": "wav"}
-    )
+    form = {"mode": "action", "steps": "1", "format": "wav", "candidates": "2"}
+    wav = client.post("/generate", files=upload, data=form)
     assert wav.status_code == 200 and wav.headers["content-type"] == "audio/wav"
-    assert json.loads(wav.headers["x-foley-generation"])["mode"] == "action"
+    info = json.loads(wav.headers["x-foley-generation"])
+    assert info["mode"] == "action" and info["candidates"] == 2
     assert wav.content[:4] == b"RIFF"
 
 

@@ -150,12 +150,16 @@ class SearchClient:
         steps: int = 25,
         guidance: float | None = None,
         seed: int = 0,
+        candidates: int | None = None,
     ) -> dict[str, Any] | Media:
         """An AV-LDM soundtrack for a silent video: the video with the sound muxed in.
-        ``ambient`` names the clip whose ambience to use (default: retrieved by searchd)."""
+        ``ambient`` names the clip whose ambience to use (default: retrieved by searchd);
+        ``candidates``: samples per window, the one most in time with the picture kept."""
         form = {"mode": mode, "steps": str(steps), "seed": str(seed)}
         if guidance is not None:
             form["guidance"] = str(guidance)
+        if candidates is not None:
+            form["candidates"] = str(candidates)
         if ambient:
             form["ambient"] = ambient
         with _opened(video) as upload:

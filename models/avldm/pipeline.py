@@ -1,10 +1,12 @@
-"""AV-LDM pipeline: autoencoder + denoiser + scheduler + vocoder, saved as one folder.
+"""AV-LDM pipeline: autoencoder + denoiser + scheduler + vocoder (+ onset predictor), saved
+as one folder.
 
 Diffusers' layout: each network in its own subfolder (``autoencoder/``, ``denoiser/``,
-``vocoder/``, ``scheduler/``) and ``pipeline.json`` with the configuration and what the
-pipeline was trained with (the MC3 version whose video features condition it, the videos
-held out for evaluation). Training uses DDPM's noising; sampling DPM-Solver++ or DDIM with
-classifier-free guidance towards the video.
+``vocoder/``, ``scheduler/``, ``onsets/``; older pipelines have no onset predictor) and
+``pipeline.json`` with the configuration and what the pipeline was trained with (the MC3
+version whose video features condition it, the videos held out for evaluation). Training
+uses DDPM's noising; sampling DPM-Solver++ or DDIM with classifier-free guidance towards the
+video.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from torch import nn
 from models.avldm.autoencoder import SpectrogramAutoencoder
 from models.avldm.config import AVLDMConfig
 from models.avldm.denoiser import Denoiser
+from models.avldm.onsets import OnsetPredictor
 from models.avldm.spectrogram import LogMel
 from models.avldm.vocoder import build_vocoder, load_vocoder
 from models.checkpoint import atomic_write
@@ -77,9 +80,11 @@ class AVLDMPipeline:
         denoiser: Denoiser,
         vocoder: nn.Module,
         info: dict[str, Any] | None = None,
+        onsets: OnsetPredictor | None = None,
     ):
         self.config = config
         self.autoencoder, self.denoiser, self.vocoder = autoencoder, denoiser, vocoder
+        self.onsets = onsets
         self.scheduler = training_scheduler(config)
         self.log_mel = LogMel(config.mel)
         self.info = dict(info or {})  # e.g. {"video_model": version, "holdout_videos": [...]}
@@ -90,7 +95,9 @@ class AVLDMPipeline:
         config = replace(config, denoiser=replace(config.denoiser, video_dim=video_dim))
         autoencoder = SpectrogramAutoencoder(config.autoencoder, config.mel)
         denoiser = Denoiser(config.denoiser, config.mel, config.autoencoder)
-        return cls(config, autoencoder, denoiser, build_vocoder(config.vocoder, config.mel))
+        vocoder = build_vocoder(config.vocoder, config.mel)
+        onsets = OnsetPredictor(config.onsets, config.mel, config.denoiser)
+        return cls(config, autoencoder, denoiser, vocoder, onsets=onsets)
 
     def save_pretrained(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -98,6 +105,8 @@ class AVLDMPipeline:
         self.denoiser.save_pretrained(directory / "denoiser")
         self.vocoder.save_pretrained(directory / "vocoder")
         self.scheduler.save_pretrained(directory / "scheduler")
+        if self.onsets is not None:
+            self.onsets.save_pretrained(directory / "onsets")
         document = {"config": asdict(self.config), "info": self.info}
         atomic_write(directory / PIPELINE_FILE, json.dumps(document, indent=1).encode())
 
@@ -116,7 +125,10 @@ class AVLDMPipeline:
         else:
             kind = vocoder or "griffin_lim"
             voc = build_vocoder(replace(config.vocoder, kind=kind), config.mel)
-        pipeline = cls(config, autoencoder, denoiser, voc, document.get("info"))
+        onsets = None
+        if (directory / "onsets").is_dir():
+            onsets = OnsetPredictor.from_pretrained(directory / "onsets")
+        pipeline = cls(config, autoencoder, denoiser, voc, document.get("info"), onsets)
         pipeline.scheduler = DDPMScheduler.from_pretrained(directory / "scheduler")
         return pipeline
 
@@ -142,8 +154,9 @@ class AVLDMPipeline:
 
     def to(self, device: str | torch.device) -> AVLDMPipeline:
         """Move the networks (and the spectrogram transform) to ``device``; returns self."""
-        for module in (self.autoencoder, self.denoiser, self.vocoder, self.log_mel):
-            module.to(device)
+        for module in (self.autoencoder, self.denoiser, self.vocoder, self.log_mel, self.onsets):
+            if module is not None:
+                module.to(device)
         return self
 
     @torch.no_grad()
