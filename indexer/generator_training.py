@@ -3,12 +3,11 @@
 Four networks, in order: the spectrogram autoencoder and the vocoder on random crops of the
 training videos' audio, then the denoiser and the onset predictor on windows every
 ``window_stride`` seconds, whose latents, MC3 video features and real onsets are computed
-once. A window's ambient condition is another
-window of the same video that does not overlap it, one of the ``ambient_neighbours``
-nearest on either side (the paper's pairing). Videos of the catalog's validation split and
-a stable ``holdout_fraction`` of the others are kept out for ``foley eval``; the pipeline
-records them. Each finished network is saved in ``<home>/models/training-avldm``, so a
-killed build resumes with the next one.
+once. A window's ambient condition is another window of the same video that does not
+overlap it, one of the ``ambient_neighbours`` nearest on either side (the paper's pairing).
+Videos of the catalog's validation split and a stable ``holdout_fraction`` of the others are
+kept out for ``foley eval``; the pipeline records them. Each finished network is saved in
+``<home>/models/training-avldm``, so a killed build resumes with the next one.
 """
 
 from __future__ import annotations
