@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 from indexer.cache import CachedVideo, ClipCache
 from indexer.catalog import ClipRow
 from indexer.narrations import clean_text
+from indexer.speech_activity import HOP_SECONDS, window_track
 from models.config import ClipShape
 
 
@@ -27,7 +28,9 @@ class ClipDataset(Dataset):
     ``prepared_text`` holds one row per clip (the text tower's ``prepare`` output); without
     it (models that read no text) items carry no ``text``/``has_text``.
     ``jitter`` > 0 moves each clip window by up to that many seconds at random (training
-    augmentation); 0 reads the exact window (embedding).
+    augmentation); 0 reads the exact window (embedding). ``speech_tracks`` (cache key ->
+    ``SpeechActivity`` track of the whole video) adds ``speech``: the window's speech
+    probabilities, one per detector hop.
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class ClipDataset(Dataset):
         has_text: torch.Tensor | None = None,
         jitter: float = 0.0,
         seed: int = 0,
+        speech_tracks: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.rows = list(rows)
         numbers: dict[str, int] = {}
@@ -49,6 +53,7 @@ class ClipDataset(Dataset):
         self.has_text = has_text
         self.jitter = jitter
         self.rng = np.random.default_rng(seed)
+        self.speech_tracks = speech_tracks
         self._videos: dict[str, CachedVideo] = {}
 
     def __len__(self) -> int:
@@ -78,4 +83,8 @@ class ClipDataset(Dataset):
         }
         if self.prepared_text is not None and self.has_text is not None:
             item["text"], item["has_text"] = self.prepared_text[index], self.has_text[index]
+        if self.speech_tracks is not None:
+            hops = int(round(self.shape.seconds / HOP_SECONDS))
+            track = self.speech_tracks[row.cache_key]
+            item["speech"] = torch.from_numpy(window_track(track, start, self.shape.seconds, hops))
         return item

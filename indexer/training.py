@@ -7,13 +7,16 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from indexer.cache import ClipCache
 from indexer.catalog import Catalog, ModelVersion
 from indexer.config import FoleyConfig
 from indexer.dataset import ClipDataset, clip_texts
+from indexer.speech_activity import SAMPLE_RATE, SpeechActivity
 from models.checkpoint import WEIGHTS_FILE, save_model
 from models.config import to_dict
 from models.denseav import DenseAVConfig
@@ -54,13 +57,18 @@ def train_model(
     if kind == "mc3":
         texts, has_text = clip_texts(rows)
         text = (model.prepare_text(texts), has_text)
+    cache = ClipCache(config.cache_dir)
+    tracks = None
+    if kind == "denseav" and model_config.speech_gate:
+        tracks = speech_tracks(cache, sorted({r.cache_key for r in rows}), config.progress)
     dataset = ClipDataset(
         rows,
-        ClipCache(config.cache_dir),
+        cache,
         model_config.clip,
         *text,
         jitter=TRAIN_JITTER_SECONDS,
         seed=train_config.seed,
+        speech_tracks=tracks,
     )
     label = model_name.replace("/", "_").removesuffix(".json")
     work_dir = config.models_dir / f"training-{label}"
@@ -91,6 +99,19 @@ def train_model(
     )
     catalog.add_model_version(record, make_current=make_current)
     return model, record, result
+
+
+def speech_tracks(cache: ClipCache, keys: list[str], progress: bool) -> dict[str, np.ndarray]:
+    """Each cached video's speech-activity track (cache key -> probabilities per hop): the
+    targets of DenseAV's speech gate."""
+    detector = SpeechActivity()
+    tracks = {}
+    for key in tqdm(keys, desc="speech activity", disable=not progress):
+        video = cache.read(key)
+        if video.sample_rate != SAMPLE_RATE:
+            raise ValueError(f"{key}: the speech gate needs {SAMPLE_RATE} Hz audio in the cache")
+        tracks[key] = detector.track(video.clip_audio(0.0, len(video.audio) / video.sample_rate))
+    return tracks
 
 
 def _with_mc3_audio(config: DenseAVConfig, catalog: Catalog) -> DenseAVConfig:

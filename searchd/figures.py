@@ -19,7 +19,8 @@ HEAD_COLOURS = ("tab:orange", "tab:blue", "tab:green", "tab:purple")
 def localization_png(located: Localization, title: str = "") -> bytes:
     """Frame, one heat-map overlay per head (box, peak), and each head's activation over time.
 
-    The strongest head is marked; the legend names the sound head and the speech head.
+    The strongest head is marked; the legend names the sound head and the speech head; with
+    a speech gate, a grey band shows its speech probability over time.
     """
     heads = located.heads
     frame = located.frame
@@ -69,6 +70,12 @@ def localization_png(located: Localization, title: str = "") -> bytes:
     strip.set_ylabel("peak similarity", fontsize=8)
     strip.tick_params(labelsize=7)
     strip.legend(fontsize=7, loc="upper right", ncols=3)
+    if located.speech is not None:  # the speech gate: when the sound is a word
+        gate = strip.twinx()
+        gate.fill_between(times, located.speech, color="black", alpha=0.12, step="mid")
+        gate.set_ylim(0, 1)
+        gate.set_ylabel("speech", fontsize=8)
+        gate.tick_params(labelsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     buffer = io.BytesIO()

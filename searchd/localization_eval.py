@@ -192,7 +192,7 @@ def evaluate_localization(
     def measure(heat: HeatFn, named: bool) -> dict[str, Any]:
         return summarise(cases, score_cases(cases, cache, frame_size, seconds, heat), named)
 
-    names = head_names(Path(record.path), model.config.heads)
+    names = head_names(Path(record.path), model)
     report = measure(localizer_heat(Localizer(model, names)), {SOUND, SPEECH} <= set(names))
     baselines["center"] = {"localization": measure(center_heat, False)}
     mean_config = {**json.loads(record.config), "aggregation": "mean"}
@@ -205,7 +205,7 @@ def evaluate_localization(
         )
     if mean_record is not None:
         mean_model = load_model(Path(mean_record.path))
-        mean_names = head_names(Path(mean_record.path), mean_model.config.heads)
+        mean_names = head_names(Path(mean_record.path), mean_model)
         localizer = Localizer(mean_model, mean_names)
         named = {SOUND, SPEECH} <= set(mean_names)
         baselines["mean_pool"] = {"localization": measure(localizer_heat(localizer), named)}

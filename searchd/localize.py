@@ -31,7 +31,7 @@ REGION_THRESHOLD = 0.15
 class HeadMap:
     head: int
     name: str  # "sound", "speech" or "head N"
-    activation: float  # the head's score: max over space, mean over the chosen time steps
+    activation: float  # space pooled, mean over the chosen steps of the head's share of each
     peak: tuple[int, int]  # (x, y) in frame pixels
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in frame pixels, inclusive-exclusive
     heat: np.ndarray  # (H, W) raw similarities at the frame's size
@@ -54,6 +54,7 @@ class Localization:
     heads: list[HeadMap]
     seconds: float  # the audio's length (the strips span it)
     span: tuple[float, float] | None  # the audio time the maps average over (None: all)
+    speech: np.ndarray | None = None  # (T,) the speech gate's probability per audio step
 
     @property
     def strongest(self) -> HeadMap:
@@ -65,6 +66,7 @@ class Localization:
             "seconds": self.seconds,
             "span": list(self.span) if self.span else None,
             "strongest_head": self.strongest.name,
+            "speech": None if self.speech is None else [round(float(p), 4) for p in self.speech],
             "heads": [h.to_json() for h in self.heads],
         }
 
@@ -107,7 +109,7 @@ class Localizer:
         audio = np.zeros(shape.audio_samples, np.float32)
         audio[: min(len(wave), len(audio))] = wave[: len(audio)]
         square = torch.from_numpy(resize_square(frame, shape.frame_size))
-        a = self.model.encode_audio(torch.from_numpy(audio)[None])  # (1, K, C, T)
+        a, speech_logits = self.model.encode_audio_and_speech(torch.from_numpy(audio)[None])
         if self.mirror:  # one pass over the frame and its mirror image
             both = self.model.encode_image(torch.stack([square, square.flip(1)]))
             v = (both[:1] + both[1:].flip(-1)) / 2  # the volume is linear in v: maps' mean
@@ -118,7 +120,14 @@ class Localizer:
         if span is not None:
             steps = self.model.audio_steps(span[0], span[1], shape.seconds, volume.shape[1])
         chosen = volume[:, steps]  # (K, T', h, w)
-        heat = F.interpolate(chosen.mean(dim=1)[None], size=frame.shape[:2], mode="bilinear")[0]
+        speech = None if speech_logits is None else torch.sigmoid(speech_logits[0])  # (T,)
+        shares = self.model.head_shares(
+            None if speech is None else speech[steps], len(chosen), chosen.shape[1]
+        )  # (K, T'): with a speech gate, each head's part of each step
+        activations = (shares * self.model.pool_space(chosen)).mean(dim=1)  # (K,)
+        weighted = (shares[..., None, None] * chosen).sum(dim=1)  # (K, h, w)
+        weighted = weighted / shares.sum(dim=1).clamp(min=1e-6)[:, None, None]
+        heat = F.interpolate(weighted[None], size=frame.shape[:2], mode="bilinear")[0]
         heads = []
         for k, name in enumerate(self.head_names):
             head_heat = heat[k].numpy()
@@ -127,14 +136,15 @@ class Localizer:
                 HeadMap(
                     head=k,
                     name=name,
-                    activation=float(self.model.aggregate(chosen[k : k + 1])),
+                    activation=float(activations[k]),
                     peak=peak,
                     box=box,
                     heat=head_heat,
                     strip=volume[k].flatten(1).amax(1).numpy(),
                 )
             )
-        return Localization(frame, heads, shape.seconds, span)
+        speech_strip = None if speech is None else speech.numpy()
+        return Localization(frame, heads, shape.seconds, span, speech_strip)
 
 
 def heat_box(heat: np.ndarray) -> tuple[tuple[int, int], tuple[int, int, int, int]]:

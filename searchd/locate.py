@@ -40,14 +40,16 @@ class Located:
         return {**self.source, **self.localization.to_json()}
 
 
-def head_names(model_dir: Path, heads: int) -> list[str]:
-    """The names the build gave the heads ("sound", "speech"), else "head N"."""
+def head_names(model_dir: Path, model: DenseAV) -> list[str]:
+    """The heads' names: those in ``heads.json`` next to the checkpoint if it names every
+    head, else those of the model's speech gate ("sound", "speech"), else "head N"."""
+    heads = model.config.heads
     path = Path(model_dir) / HEAD_NAMES_FILE
     if path.exists():
         names = json.loads(path.read_text())["names"]
         if len(names) == heads:
             return names
-    return [f"head {i}" for i in range(heads)]
+    return model.head_names() or [f"head {i}" for i in range(heads)]
 
 
 def load_denseav(catalog: Catalog) -> tuple[DenseAV, ModelVersion] | None:
@@ -83,7 +85,7 @@ class Locator:
             )
         model, record = loaded
         self.version = record.version
-        self.localizer = Localizer(model, head_names(Path(record.path), model.config.heads))
+        self.localizer = Localizer(model, head_names(Path(record.path), model))
         self.shape = model.config.clip
 
     def locate_clip(self, clip_id: str) -> Located:

@@ -9,6 +9,7 @@ The engine fuses the two rankings of its top results (``searchd.fusion.rerank_fu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,15 @@ DEFAULT_DEPTH = 10
 FRAME_BATCH = 256
 
 
+@dataclass(frozen=True)
+class Sound:
+    """A query sound's DenseAV features: a (W, K, C, T) per window, and with a speech gate its
+    speech probabilities (W, T)."""
+
+    features: torch.Tensor
+    speech: torch.Tensor | None
+
+
 class SoundReranker:
     """One DenseAV model scoring sounds against indexed clips' middle frames."""
 
@@ -45,11 +55,12 @@ class SoundReranker:
         return clip_sound(self.cache.read(row.cache_key), row, self.shape.seconds)
 
     @torch.no_grad()
-    def encode_sound(self, wave: np.ndarray) -> torch.Tensor:
-        """(N,) waveform -> a (W, K, C, T): one entry per half-overlapping clip window."""
+    def encode_sound(self, wave: np.ndarray) -> Sound:
+        """(N,) waveform -> its features, one entry per half-overlapping clip window."""
         shape = self.shape
         windows = sound_windows(wave, shape.sample_rate, shape.seconds, shape.audio_samples)
-        return self.model.encode_audio(torch.from_numpy(windows))
+        a, speech_logits = self.model.encode_audio_and_speech(torch.from_numpy(windows))
+        return Sound(a, None if speech_logits is None else torch.sigmoid(speech_logits))
 
     @torch.no_grad()
     def encode_frames(self, rows: Sequence[ClipRow]) -> torch.Tensor:
@@ -62,7 +73,8 @@ class SoundReranker:
         return torch.cat([self.model.encode_image(b) for b in batch.split(FRAME_BATCH)])
 
     @torch.no_grad()
-    def scores(self, sound: torch.Tensor, frames: torch.Tensor) -> np.ndarray:
+    def scores(self, sound: Sound, frames: torch.Tensor) -> np.ndarray:
         """(B,) aggregated DenseAV score of one sound (its windows averaged, as time is)
         against each of ``frames``."""
-        return self.model.pairwise_scores(sound, frames).mean(dim=0).numpy()  # (W, B) -> (B,)
+        scores = self.model.pairwise_scores(sound.features, frames, sound.speech)  # (W, B)
+        return scores.mean(dim=0).numpy()

@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import save_tiny_vit
 from safetensors.torch import load_file
-from toy_world import TINY, toy_pair
+from toy_world import TINY, add_voice, toy_pair, train_toy_model
 
 from models.checkpoint import WEIGHTS_FILE, load_model, save_model
 from models.denseav import DenseAV, DenseAVConfig, ImageBackboneConfig, denseav_loss
@@ -182,7 +182,7 @@ def test_training_mirrors_about_half_the_frames(monkeypatch):
         model = create_model(dataclasses.replace(TINY, mirror_frames=mirror_frames))
         seen = []
         monkeypatch.setattr(model, "encode_image", lambda f: seen.append(f) or torch.zeros(0))
-        monkeypatch.setattr(model, "encode_audio", lambda a: None)
+        monkeypatch.setattr(model, "encode_audio_and_speech", lambda a: (None, None))
         denseav_step(model, {"frames": frames, "audio": torch.zeros(64, 1)}, 0)
         return seen[0]
 
@@ -191,3 +191,39 @@ def test_training_mirrors_about_half_the_frames(monkeypatch):
     flipped = (shown == frames[:, 0].flip(2)).flatten(1).all(1)
     assert bool((same | flipped).all()) and 16 <= int(flipped.sum()) <= 48
     assert torch.equal(shown_frames(False), frames[:, 0])
+
+
+def test_the_speech_gate_names_the_head_that_fires_for_a_voice():
+    """Trained where a detector marks voices, the gate makes the speech head the strongest
+    while a voice speaks and a sound head the strongest elsewhere, without hurting where."""
+    model = train_toy_model(voices=True)
+    localizer = Localizer(model, model.head_names())
+    rng = np.random.default_rng(7)
+    named, hits = [], []
+    for i in range(40):
+        frame, wave, (x0, y0, x1, y1) = toy_pair(rng)
+        if i % 2:
+            located = localizer.locate(add_voice(wave, len(wave) // 2), frame, (0.5, 1.0))
+            named.append(located.strongest.name == "speech")
+        else:
+            located = localizer.locate(wave, frame)
+            named.append(located.strongest.name == "sound")
+            x, y = located.strongest.peak
+            hits.append(x0 - 1 <= x <= x1 and y0 - 1 <= y <= y1)
+    assert np.mean(named) >= 0.9, np.mean(named)
+    assert np.mean(hits) >= 0.8, np.mean(hits)
+    speech = located.to_json()["speech"]  # the last clip's (voiced) gate, per audio step
+    assert len(speech) == len(located.heads[0].strip) and speech[0] < 0.5 < speech[-1]
+
+
+def test_the_gate_learns_only_from_given_targets():
+    """The gate's cross-entropy is in the loss only when the batch has detector tracks."""
+    model = create_model(dataclasses.replace(TINY, speech_gate=True))
+    wave = 0.1 * torch.randn(4, TINY.clip.audio_samples)
+    a, logits = model.encode_audio_and_speech(wave)
+    v = torch.randn(4, 2, 8, 3, 3)
+    assert logits.shape == (4, a.shape[-1])
+    _, without = denseav_loss(model, a, v)
+    _, parts = denseav_loss(model, a, v, None, logits, torch.ones(4, 31))
+    assert "speech_gate" not in without and parts["speech_gate"] > 0
+    assert create_model(TINY).encode_audio_and_speech(wave)[1] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from toy_world import COLOURS, SILENT_GREY, TONES
+from toy_world import COLOURS, SILENT_GREY, TINY, TONES
 
 from indexer.catalog import Catalog, ModelVersion
 from indexer.config import FoleyConfig
@@ -202,14 +203,21 @@ def test_locate_an_indexed_clip(tiny_home: Path, tmp_path: Path):
 
 
 def test_heads_named_in_heads_json_are_used_and_scored(tmp_path):
-    """A user (or a later build) can name the heads; eval then scores which head fires."""
+    """A speech gate names the heads; a user can rename them in heads.json; eval then
+    scores which head fires."""
+    from models.denseav import DenseAV
     from searchd.localization_eval import SOUND, SPEECH, Case, Scores, summarise
     from searchd.locate import HEAD_NAMES_FILE, head_names
 
-    assert head_names(tmp_path, 2) == ["head 0", "head 1"]
-    (tmp_path / HEAD_NAMES_FILE).write_text(json.dumps({"names": ["sound", "speech"]}))
-    assert head_names(tmp_path, 2) == ["sound", "speech"]
-    assert head_names(tmp_path, 3) == ["head 0", "head 1", "head 2"]  # names for another model
+    ungated = DenseAV(dataclasses.replace(TINY, speech_gate=False))
+    gated = DenseAV(dataclasses.replace(TINY, speech_gate=True))
+    three = DenseAV(dataclasses.replace(TINY, speech_gate=True, heads=3, dim=24))
+    assert head_names(tmp_path, ungated) == ["head 0", "head 1"]
+    assert head_names(tmp_path, gated) == ["sound", "speech"]
+    assert head_names(tmp_path, three) == ["sound 1", "sound 2", "speech"]
+    (tmp_path / HEAD_NAMES_FILE).write_text(json.dumps({"names": ["left", "right"]}))
+    assert head_names(tmp_path, ungated) == ["left", "right"]
+    assert head_names(tmp_path, three) == ["sound 1", "sound 2", "speech"]  # for another model
     case = Case(SOUND, "k", 0.0, 0.5, (0, 0, 1, 1), None)
     word = Case(SPEECH, "k", 0.0, 0.5, (0, 0, 1, 1), (0.2, 0.4))
     scores = [Scores(0.5, 0.6, "sound"), Scores(0.1, 0.2, "speech"), Scores(0.3, 0.4, "sound")]

@@ -3,9 +3,12 @@ sounds (its own tone) and a silent grey one, at random places."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
+from indexer.speech_activity import HOP_SECONDS
 from models.config import AudioTowerConfig, ClipShape, TrainConfig
 from models.denseav import DenseAV, DenseAVConfig, ImageBackboneConfig
 from models.denseav.train import train_denseav
@@ -44,24 +47,48 @@ def toy_pair(rng: np.random.Generator, size: int = 32, sr: int = 16000, seconds:
     return frame, wave.astype(np.float32), (int(x), int(y), int(x) + SIDE, int(y) + SIDE)
 
 
-class ToyDataset(torch.utils.data.Dataset):
-    """Fresh random pairs on every read (nothing to memorise), as DenseAV training items."""
+def add_voice(wave: np.ndarray, start: int, sr: int = 16000) -> np.ndarray:
+    """``wave`` with a buzzing voice (140 Hz harmonics, syllables at 4 Hz) from ``start``."""
+    t = np.arange(len(wave) - start) / sr
+    buzz = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 12))
+    voiced = wave.copy()
+    voiced[start:] += (0.3 * buzz * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+    return voiced
 
-    def __init__(self, size: int, seed: int):
-        self.size, self.rng = size, np.random.default_rng(seed)
+
+class ToyDataset(torch.utils.data.Dataset):
+    """Fresh random pairs on every read (nothing to memorise), as DenseAV training items.
+
+    With ``voices`` half the clips get a voice over their second half, and every item a
+    ``speech`` track (one value per speech-detector hop) that marks it, as a voice-activity
+    detector would.
+    """
+
+    def __init__(self, size: int, seed: int, voices: bool = False):
+        self.size, self.rng, self.voices = size, np.random.default_rng(seed), voices
 
     def __len__(self) -> int:
         return self.size
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         frame, wave, _ = toy_pair(self.rng)
-        return {"frames": torch.from_numpy(frame[None]), "audio": torch.from_numpy(wave)}
+        item = {"frames": torch.from_numpy(frame[None])}
+        if self.voices:
+            hops = int(round(TINY.clip.seconds / HOP_SECONDS))
+            track = np.zeros(hops, np.float32)
+            if self.rng.random() < 0.5:
+                wave = add_voice(wave, len(wave) // 2)
+                track[hops // 2 :] = 1.0
+            item["speech"] = torch.from_numpy(track)
+        item["audio"] = torch.from_numpy(wave)
+        return item
 
 
-def train_toy_model(steps: int = 400) -> DenseAV:
-    """A tiny DenseAV trained on the toy world (a few seconds on 2 cores)."""
+def train_toy_model(steps: int = 400, voices: bool = False) -> DenseAV:
+    """A tiny DenseAV trained on the toy world (a few seconds on 2 cores); with ``voices``
+    it has a speech gate and learns it from voiced clips."""
     torch.manual_seed(0)
-    model = create_model(TINY)
+    model = create_model(replace(TINY, speech_gate=voices))
     train = TrainConfig(steps=steps, batch_size=32, lr=1e-2, augment=False, videos_per_batch=0)
-    train_denseav(model, ToyDataset(1024, seed=0), train, progress=False)
+    train_denseav(model, ToyDataset(1024, seed=0, voices=voices), train, progress=False)
     return model.eval()

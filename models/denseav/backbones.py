@@ -108,9 +108,11 @@ class AudioBackbone(nn.Module):
         if config.checkpoint:
             self.load_checkpoint(config.checkpoint)
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (features (B, dim, T), the conv stack's map with its frequency bands folded into
+        channels (B, 2w * mels/16, T): the spectral shape a speech detector needs)."""
         x = self.net(log_mel_spectrogram(self.mel, wave))  # (B, 2w, mels/16, frames/16)
-        return self.temporal(x.mean(dim=2))  # (B, dim, T)
+        return self.temporal(x.mean(dim=2)), x.flatten(1, 2)
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Load this backbone's weights, or only the conv stack from an MC3 checkpoint

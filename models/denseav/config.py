@@ -71,3 +71,13 @@ class DenseAVConfig:
     # TrainConfig.augment says (its flips, when on, leave the odds at one half), and the
     # heat maps can be averaged with the mirror image's (``searchd.localize.Localizer``)
     mirror_frames: bool = True
+    # A speech gate: a small net on the audio conv stack that says, per audio step, how
+    # likely the sound is speech (g). It learns from a voice-activity detector's track of the
+    # training audio (``speech_targets``), so no labels are used. Then the last head is the
+    # speech head and the others the sound heads: a step's score is
+    # (1 - g) max_sound s + g s_speech, and a head's activation weighs its steps by its share.
+    # Without it the heads are unnamed and, measured, never split into sound and speech.
+    speech_gate: bool = False
+    speech_gate_weight: float = 1.0  # of the gate's binary cross-entropy in the loss
+    speech_threshold: float = 0.3  # a step is speech when the detector's peak in it is above
+    speech_positive_weight: float = 10.0  # speech steps are rare (~2% of the corpus's time)

@@ -27,8 +27,20 @@ def same_video_pairs(videos: torch.Tensor) -> torch.Tensor:
     return same | alone[:, None] | alone[None, :]
 
 
+def speech_steps(detector: torch.Tensor, steps: int, threshold: float) -> torch.Tensor:
+    """(B, N) a voice-activity detector's probabilities over each clip -> (B, T) float 0/1:
+    the audio steps whose peak probability is above ``threshold``."""
+    peak = F.adaptive_max_pool1d(detector[:, None].float(), steps)[:, 0]  # (B, T)
+    return (peak > threshold).float()
+
+
 def denseav_loss(
-    model: DenseAV, a: torch.Tensor, v: torch.Tensor, videos: torch.Tensor | None = None
+    model: DenseAV,
+    a: torch.Tensor,
+    v: torch.Tensor,
+    videos: torch.Tensor | None = None,
+    speech_logits: torch.Tensor | None = None,
+    speech_targets: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss for a batch of paired audio features a (B, K, C, T) and frames v (B, K, C, h, w).
 
@@ -36,10 +48,18 @@ def denseav_loss(
     the batch, or with ``negatives == "video"`` and the clips' ``videos`` (B,) ids, only the
     other clips of the same video. With ``head_overlap_weight`` > 0, the positives' volumes
     are penalised where two heads are positive at the same place and time.
+
+    With a speech gate, ``speech_logits`` (B, T) are its outputs: its probabilities weigh the
+    heads (held fixed here, so the contrastive loss cannot move the gate), and with
+    ``speech_targets`` (B, N), a voice-activity detector's track of each clip, the gate
+    learns them by weighted binary cross-entropy.
     """
     volume = model.pairwise_volume(a, v)  # (B, B, K, T, h, w)
     space = model.pool_space(volume)  # (B, B, K, T)
-    logits = model.scale() * model.combine_heads(space)  # (B, B)
+    speech = None if speech_logits is None else torch.sigmoid(speech_logits).detach()
+    logits = model.scale() * model.combine_heads(
+        space, None if speech is None else speech[:, None]
+    )  # (B, B)
     target = torch.arange(len(logits), device=logits.device)
     allowed = None
     if model.config.negatives == "video" and videos is not None:
@@ -65,5 +85,14 @@ def denseav_loss(
         ]
         loss = loss + model.config.per_head_weight * torch.stack(per_head).mean()
         parts["per_head"] = torch.stack(per_head).mean().item()
+    config = model.config
+    if speech_logits is not None and speech_targets is not None:
+        truth = speech_steps(
+            speech_targets.to(speech_logits.device), a.shape[-1], config.speech_threshold
+        )
+        weight = torch.tensor(config.speech_positive_weight, device=truth.device)
+        gate = F.binary_cross_entropy_with_logits(speech_logits, truth, pos_weight=weight)
+        loss = loss + config.speech_gate_weight * gate
+        parts["speech_gate"] = gate.item()
     parts["loss"] = loss.item()
     return loss, parts

@@ -10,6 +10,11 @@ Shapes: B clips, K heads, C = dim / K channels per head, T audio steps, H x W im
 
 ``space_top`` > 1 replaces max_hw by the mean of that many best cells (the shipped config: 12).
 
+With ``speech_gate`` a small net on the audio says how likely each step is speech, g(t), and
+the last head is the speech head: score = mean_t [(1 - g) max_{k<K-1} S_k + g S_{K-1}], where
+S_k(t) is head k's space-pooled similarity; head k's activation is mean_t w_k(t) S_k(t) with
+w = g for the speech head and 1 - g for the sound heads.
+
 Training is a symmetric temperature-scaled InfoNCE over the B x B clip-vs-frame scores
 (``losses.denseav_loss``; by default each clip's negatives are the clips of its own video).
 """
@@ -26,6 +31,7 @@ from models.denseav.backbones import AudioBackbone, OpenClipImageBackbone, Scrat
 from models.denseav.config import DenseAVConfig
 
 MAX_LOGIT_SCALE = 100.0
+GATE_WIDTH = 64  # hidden channels of the speech gate
 
 
 class DenseAV(nn.Module):
@@ -51,6 +57,16 @@ class DenseAV(nn.Module):
         else:
             raise ValueError("image.kind 'open_clip' needs image.open_clip_model")
         self.audio = AudioBackbone(config.audio, config.clip, config.dim)
+        self.speech_gate: nn.Module | None = None
+        if config.speech_gate:
+            if config.heads < 2:
+                raise ValueError("a speech gate needs at least 2 heads (sound and speech)")
+            bands = 2 * config.audio.width * (config.audio.n_mels // 16)
+            self.speech_gate = nn.Sequential(
+                nn.Conv1d(bands, GATE_WIDTH, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv1d(GATE_WIDTH, 1, 1),
+            )
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / config.temperature)))
 
     @property
@@ -70,9 +86,26 @@ class DenseAV(nn.Module):
     # --- features -----------------------------------------------------------------------
     def encode_audio(self, wave: torch.Tensor) -> torch.Tensor:
         """16 kHz waveform (B, N) -> a (B, K, C, T)."""
-        x = self.audio(wave.to(self.device))  # (B, dim, T)
-        x = x.unflatten(1, (self.config.heads, -1))  # (B, K, C, T)
-        return F.normalize(x, dim=2)
+        return self.encode_audio_and_speech(wave)[0]
+
+    def encode_audio_and_speech(
+        self, wave: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """16 kHz waveform (B, N) -> a (B, K, C, T) and the speech gate's logits (B, T)
+        (None without a gate)."""
+        x, bands = self.audio(wave.to(self.device))  # (B, dim, T), (B, bands, T)
+        a = F.normalize(x.unflatten(1, (self.config.heads, -1)), dim=2)  # (B, K, C, T)
+        if self.speech_gate is None:
+            return a, None
+        return a, self.speech_gate(bands)[:, 0]
+
+    def head_names(self) -> list[str] | None:
+        """With a speech gate: "sound" (or "sound 1", "sound 2", ...) and last "speech"."""
+        if self.speech_gate is None:
+            return None
+        sound = self.config.heads - 1
+        names = ["sound"] if sound == 1 else [f"sound {i + 1}" for i in range(sound)]
+        return [*names, "speech"]
 
     def encode_image(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 frames (B, H, W, 3) -> v (B, K, C, h, w)."""
@@ -93,13 +126,19 @@ class DenseAV(nn.Module):
         """Every audio against every frame: (Ba, Bv, K, T, h, w)."""
         return torch.einsum("ikct,jkchw->ijkthw", a, v)
 
-    def pairwise_scores(self, a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """Every audio against every frame: (Ba, Bv) aggregated scores (see module doc)."""
-        return self.aggregate(self.pairwise_volume(a, v))
+    def pairwise_scores(
+        self, a: torch.Tensor, v: torch.Tensor, speech: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Every audio against every frame: (Ba, Bv) aggregated scores (see module doc);
+        ``speech``: the audio's gate probabilities g (Ba, T), if the model has a gate."""
+        return self.aggregate(
+            self.pairwise_volume(a, v), None if speech is None else speech[:, None]
+        )
 
-    def aggregate(self, s: torch.Tensor) -> torch.Tensor:
-        """(..., K, T, h, w) -> (...): space pooled (max or mean), heads max, time mean."""
-        return self.combine_heads(self.pool_space(s))
+    def aggregate(self, s: torch.Tensor, speech: torch.Tensor | None = None) -> torch.Tensor:
+        """(..., K, T, h, w) -> (...): space pooled (max or mean), heads combined, time
+        mean; ``speech`` (..., T): the gate's g (see ``combine_heads``)."""
+        return self.combine_heads(self.pool_space(s), speech)
 
     def pool_space(self, s: torch.Tensor) -> torch.Tensor:
         """(..., K, T, h, w) -> (..., K, T): max (or mean, or mean of the ``space_top``
@@ -117,9 +156,22 @@ class DenseAV(nn.Module):
         return s.mean(dim=(-2, -1))
 
     @staticmethod
-    def combine_heads(space: torch.Tensor) -> torch.Tensor:
-        """(..., K, T) -> (...): max over heads, mean over time."""
-        return space.max(dim=-2).values.mean(dim=-1)
+    def combine_heads(space: torch.Tensor, speech: torch.Tensor | None = None) -> torch.Tensor:
+        """(..., K, T) -> (...): max over heads, mean over time. With the gate's speech
+        probabilities ``speech`` (..., T): (1 - g) max over the sound heads + g speech head."""
+        if speech is None:
+            return space.max(dim=-2).values.mean(dim=-1)
+        sound = space[..., :-1, :].max(dim=-2).values  # (..., T)
+        return ((1 - speech) * sound + speech * space[..., -1, :]).mean(dim=-1)
+
+    @staticmethod
+    def head_shares(speech: torch.Tensor | None, heads: int, steps: int) -> torch.Tensor:
+        """(..., T) gate probabilities -> (..., K, T): each head's share of each step (g for
+        the speech head, 1 - g for the sound heads; all 1 without a gate: ``speech`` None)."""
+        if speech is None:
+            return torch.ones(heads, steps)
+        sound = (1 - speech).unsqueeze(-2).expand(*speech.shape[:-1], heads - 1, steps)
+        return torch.cat([sound, speech.unsqueeze(-2)], dim=-2)
 
     # --- localisation -------------------------------------------------------------------
     def audio_steps(self, start: float, end: float, seconds: float, steps: int) -> slice:

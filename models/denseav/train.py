@@ -17,15 +17,17 @@ def denseav_step(
     model: DenseAV, batch: dict[str, torch.Tensor], step: int
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """One random frame per clip against the clip's whole audio (``video``: clip -> video id,
-    for same-video negatives); with ``mirror_frames`` half the frames are mirrored."""
+    for same-video negatives; ``speech``: a voice-activity track per clip, for the speech
+    gate); with ``mirror_frames`` half the frames are mirrored."""
     frames = batch["frames"]  # (B, F, H, W, 3)
     pick = torch.randint(frames.shape[1], (len(frames),))
     frame = frames[torch.arange(len(frames)), pick]  # (B, H, W, 3)
     if model.config.mirror_frames:
         mirrored = torch.rand(len(frame)) < 0.5
         frame = torch.where(mirrored[:, None, None, None], frame.flip(2), frame)
-    a, v = model.encode_audio(batch["audio"]), model.encode_image(frame)
-    return denseav_loss(model, a, v, batch.get("video"))
+    a, speech_logits = model.encode_audio_and_speech(batch["audio"])
+    v = model.encode_image(frame)
+    return denseav_loss(model, a, v, batch.get("video"), speech_logits, batch.get("speech"))
 
 
 def train_denseav(
