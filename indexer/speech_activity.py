@@ -8,6 +8,8 @@ any real recording, at about 100x real time on one core.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -24,7 +26,10 @@ class SpeechActivity:
         from silero_vad import load_silero_vad  # its import sets torch to 1 thread
 
         torch.set_num_threads(threads)
-        self.model = load_silero_vad()
+        with warnings.catch_warnings():  # its loader uses APIs torch and importlib deprecate
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.model = load_silero_vad()
 
     @torch.no_grad()
     def track(self, wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

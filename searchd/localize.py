@@ -2,7 +2,10 @@
 
 ``Localizer(model, head_names).locate(wave, frame)`` gives, per head, the heat map at the
 frame's own size, its activation (the head's aggregated score), the peak and a box, plus a
-strip over time. ``heat_box`` is the one rule that turns a heat map into a region (used by
+strip over time. With a speech gate (``DenseAVConfig.speech_gate``) each head's map and
+activation weigh the audio steps by the head's share of them (the speech head: the gate's
+speech probability; the sound heads: the rest), and the gate's track comes along.
+``heat_box`` is the one rule that turns a heat map into a region (used by
 ``foley locate`` and by the evaluation alike).
 """
 

@@ -38,6 +38,6 @@ def test_a_window_reads_its_stretch_of_the_track():
     track = np.zeros(100, np.float32)
     track[50:60] = 1.0  # speech from 1.6 s to 1.92 s
     window = window_track(track, 1.5, 0.64, 20)  # 32 ms steps, as the detector's hops
-    assert window.shape == (20,) and HOP_SECONDS == pytest.approx(0.032)
+    assert window.shape == (20,) and round(HOP_SECONDS, 3) == 0.032
     assert window.tolist() == [0.0] * 3 + [1.0] * 10 + [0.0] * 7
     assert window_track(track, 3.0, 1.0, 10).tolist() == [0.0] * 10  # past the end: silence
