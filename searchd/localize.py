@@ -4,7 +4,8 @@
 frame's own size, its activation (the head's aggregated score), the peak and a box, plus a
 strip over time. With a speech gate (``DenseAVConfig.speech_gate``) each head's map and
 activation weigh the audio steps by the head's share of them (the speech head: the gate's
-speech probability; the sound heads: the rest), and the gate's track comes along.
+speech probability; the sound heads: the rest), the strongest head is the one that owns
+most of the moment, and the gate's track comes along.
 ``heat_box`` is the one rule that turns a heat map into a region (used by
 ``foley locate`` and by the evaluation alike).
 """
@@ -35,6 +36,7 @@ class HeadMap:
     head: int
     name: str  # "sound", "speech" or "head N"
     activation: float  # space pooled, mean over the chosen steps of the head's share of each
+    share: float  # the head's mean share of the chosen steps (the speech gate's; else 1)
     peak: tuple[int, int]  # (x, y) in frame pixels
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in frame pixels, inclusive-exclusive
     heat: np.ndarray  # (H, W) raw similarities at the frame's size
@@ -45,6 +47,7 @@ class HeadMap:
             "head": self.head,
             "name": self.name,
             "activation": round(self.activation, 6),
+            "share": round(self.share, 4),
             "peak": list(self.peak),
             "box": list(self.box),
             "strip": [round(float(x), 4) for x in self.strip],
@@ -61,7 +64,9 @@ class Localization:
 
     @property
     def strongest(self) -> HeadMap:
-        return max(self.heads, key=lambda h: h.activation)
+        """The head that owns most of the moment (with a speech gate: the speech head when
+        the gate says speech), the most active among equals."""
+        return max(self.heads, key=lambda h: (h.share, h.activation))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,6 +145,7 @@ class Localizer:
                     head=k,
                     name=name,
                     activation=float(activations[k]),
+                    share=float(shares[k].mean()),
                     peak=peak,
                     box=box,
                     heat=head_heat,

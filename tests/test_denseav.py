@@ -227,3 +227,19 @@ def test_the_gate_learns_only_from_given_targets():
     _, parts = denseav_loss(model, a, v, None, logits, torch.ones(4, 31))
     assert "speech_gate" not in without and parts["speech_gate"] > 0
     assert create_model(TINY).encode_audio_and_speech(wave)[1] is None
+
+
+def test_the_strongest_head_owns_the_moment_then_is_the_most_active():
+    """With a speech gate the head the gate gives the moment to is the strongest, however
+    active the other; without one (all shares 1) the most active head is."""
+    from searchd.localize import HeadMap, Localization
+
+    def head(k: int, name: str, activation: float, share: float) -> HeadMap:
+        blank = np.zeros((4, 4))
+        return HeadMap(k, name, activation, share, (0, 0), (0, 0, 1, 1), blank, np.zeros(3))
+
+    frame = np.zeros((4, 4, 3), np.uint8)
+    gated = [head(0, "sound", 3.0, 0.3), head(1, "speech", 0.5, 0.7)]
+    assert Localization(frame, gated, 2.0, None).strongest.name == "speech"
+    plain = [head(0, "head 0", 3.0, 1.0), head(1, "head 1", 0.5, 1.0)]
+    assert Localization(frame, plain, 2.0, None).strongest.name == "head 0"
