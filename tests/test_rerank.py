@@ -54,7 +54,8 @@ def ids(results) -> list[str]:
 @torch.no_grad()
 def denseav_scores(home: Path, query: ClipRow, candidates: list[ClipRow]) -> np.ndarray:
     """What the issue asks for, computed here from the model and the clip cache directly: the
-    aggregated DenseAV score of the query clip's sound and each candidate's middle frame."""
+    aggregated DenseAV score of the query clip's sound and each candidate's middle frame (with
+    a speech gate, its heads weighed by the gate)."""
     config = FoleyConfig.for_home(home)
     model = load_model(Path(Catalog(config.catalog_url).current_model("denseav").path)).eval()
     cache = ClipCache(config.cache_dir)
@@ -65,9 +66,10 @@ def denseav_scores(home: Path, query: ClipRow, candidates: list[ClipRow]) -> np.
         middle = (row.start + row.end) / 2
         frames.append(cache.read(row.cache_key).clip_frames(middle, middle + 1e-3, 1)[0])
     assert frames[0].shape[:2] == (shape.frame_size, shape.frame_size)
-    a = model.encode_audio(torch.from_numpy(wave)[None])  # (1, K, C, T)
+    a, speech_logits = model.encode_audio_and_speech(torch.from_numpy(wave)[None])
+    speech = None if speech_logits is None else torch.sigmoid(speech_logits)  # the gate's g
     v = model.encode_image(torch.from_numpy(np.stack(frames)))  # (N, K, C, h, w)
-    return model.pairwise_scores(a, v)[0].numpy()
+    return model.pairwise_scores(a, v, speech)[0].numpy()
 
 
 def test_fusion_lifts_what_the_second_opinion_prefers_and_keeps_the_tail():
