@@ -161,8 +161,9 @@ class DenseAV(nn.Module):
         probabilities ``speech`` (..., T): (1 - g) max over the sound heads + g speech head."""
         if speech is None:
             return space.max(dim=-2).values.mean(dim=-1)
-        sound = space[..., :-1, :].max(dim=-2).values  # (..., T)
-        return ((1 - speech) * sound + speech * space[..., -1, :]).mean(dim=-1)
+        # the shares are >= 0 and the sound heads share alike, so this is (1 - g) max S_sound
+        weighted = DenseAV.head_shares(speech, *space.shape[-2:]) * space  # (..., K, T)
+        return (weighted[..., :-1, :].max(dim=-2).values + weighted[..., -1, :]).mean(dim=-1)
 
     @staticmethod
     def head_shares(speech: torch.Tensor | None, heads: int, steps: int) -> torch.Tensor:
