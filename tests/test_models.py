@@ -388,6 +388,23 @@ def test_augmentation_keeps_shapes_and_is_seeded():
     assert ((rms > 0.65) & (rms < 1.5)).all()  # loudness is kept within a few dB
 
 
+def test_augmentation_shifts_a_speech_track_with_its_audio():
+    steps, hop = 50, 64  # a track with one value per 64 samples
+    audio = torch.zeros(6, steps * hop)
+    track = torch.zeros(6, steps)
+    for i, first in enumerate([0, 7, 19, 30, 41, 45]):  # a loud burst over 3 steps per clip
+        audio[i, first * hop : (first + 3) * hop] = 1.0
+        track[i, first : first + 3] = 1.0
+    frames = torch.zeros(6, 1, 4, 4, 3, dtype=torch.uint8)
+    batch = {"frames": frames, "audio": audio, "speech": track}
+    out = augment_batch(batch, torch.Generator().manual_seed(5))
+    loud = out["audio"].abs().unflatten(1, (steps, hop)).mean(2) > 0.5  # (6, steps)
+    moved = out["speech"] > 0.5
+    assert not torch.equal(moved, track > 0.5)  # the tracks did move ...
+    # ... with their audio: every burst step is marked, give or take the rounding to a step
+    assert ((loud & moved).sum(1) >= 2).all() and (moved.sum(1) == 3).all()
+
+
 def test_checkpoint_round_trip(tmp_path):
     model = create_model(TINY)
     data = ToyClips(model, n=8)
