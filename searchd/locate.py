@@ -4,6 +4,9 @@
 own audio and a frame from the middle of the clip (from the source video when it is still
 there, else from the clip cache); files are located on a clip-length window of the audio
 (the strongest one unless ``at`` is given) and the video frame (or still image) there.
+A ``span`` (seconds of the video's time, e.g. a spoken word's) keeps the maps to that
+moment: the window is centred on it (unless ``at`` says otherwise) and the frame is taken
+at its middle.
 """
 
 from __future__ import annotations
@@ -66,10 +69,18 @@ def clip_sound(cached: CachedVideo, row: ClipRow, seconds: float) -> np.ndarray:
     return cached.clip_audio(row.start, row.start + seconds)
 
 
-def middle_frame(cached: CachedVideo, row: ClipRow) -> np.ndarray:
-    """An indexed clip's middle frame as the clip cache holds it: (S, S, 3) uint8."""
-    middle = (row.start + row.end) / 2
-    return cached.clip_frames(middle, middle + 1e-3, 1)[0]
+def cached_frame(cached: CachedVideo, time: float) -> np.ndarray:
+    """The frame at ``time`` (s) as the clip cache holds it: (S, S, 3) uint8."""
+    return cached.clip_frames(time, time + 1e-3, 1)[0]
+
+
+def check_span(span: tuple[float, float], start: float, end: float, within: str) -> None:
+    """A LocateError unless ``span`` is a stretch of [start, end] (``within``: what that is)."""
+    first, last = span
+    if not start - 1e-6 <= first < last <= end + 1e-6:
+        raise LocateError(
+            f"--span {first:g} {last:g} is not a stretch of {within} ({start:.2f}-{end:.2f} s)"
+        )
 
 
 class Locator:
@@ -88,24 +99,35 @@ class Locator:
         self.localizer = Localizer(model, head_names(Path(record.path), model))
         self.shape = model.config.clip
 
-    def locate_clip(self, clip_id: str) -> Located:
-        """An indexed clip: its audio, and its middle frame."""
+    def locate_clip(self, clip_id: str, span: tuple[float, float] | None = None) -> Located:
+        """An indexed clip: its audio, and its middle frame (or the ``span``'s, a stretch of
+        the clip in its video's time)."""
         row = self.catalog.clip_by_id(clip_id)
         if row is None:
             raise LocateError(f"no clip {clip_id!r} in this home")
+        seconds = self.shape.seconds
+        if span is not None:
+            check_span(span, row.start, row.start + seconds, f"clip {clip_id}")
         cached = ClipCache(self.config.cache_dir).read(row.cache_key)
-        wave = clip_sound(cached, row, self.shape.seconds)
+        wave = clip_sound(cached, row, seconds)
+        moment = (row.start + row.end) / 2 if span is None else sum(span) / 2
         try:
-            frame = read_frame(Path(row.video), (row.start + row.end) / 2)
+            frame = read_frame(Path(row.video), moment)
         except MediaError:  # the source moved or went away: the cache still has the clip
-            frame = middle_frame(cached, row)
+            frame = cached_frame(cached, moment)
         source = {"clip_id": clip_id, "video": row.video, "start": row.start, "end": row.end}
-        return Located(self.localizer.locate(wave, frame), source)
+        within = None if span is None else (span[0] - row.start, span[1] - row.start)
+        return Located(self.localizer.locate(wave, frame, within), source)
 
     def locate_files(
-        self, video: Path, audio: Path | None = None, at: float | None = None
+        self,
+        video: Path,
+        audio: Path | None = None,
+        at: float | None = None,
+        span: tuple[float, float] | None = None,
     ) -> Located:
-        """A video (or still image) file, with its own sound or the sound of ``audio``."""
+        """A video (or still image) file, with its own sound or the sound of ``audio``;
+        ``at``: the window's start; ``span``: the moment to locate (see the module doc)."""
         sr, seconds = self.shape.sample_rate, self.shape.seconds
         try:
             wave = read_audio(Path(audio or video), sr)
@@ -116,12 +138,19 @@ class Locator:
                 raise LocateError(f"{video}: {e}") from e
             raise LocateError(f"{audio or video}: {e}") from e
         duration = len(wave) / sr
-        if at is None:
+        if span is not None:
+            check_span(span, 0.0, duration, "the audio")
+        if at is None and span is not None:  # the window centred on the span, in the audio
+            at = min(max(0.0, sum(span) / 2 - seconds / 2), max(0.0, duration - seconds))
+        elif at is None:
             at = self._strongest_window(wave, Path(video))
         elif not 0 <= at < max(duration, 1e-3):
             raise LocateError(f"--at {at} is outside the audio (0-{duration:.2f} s)")
+        if span is not None:
+            check_span(span, at, min(at + seconds, duration), "the window")
+        moment = at + min(seconds, duration) / 2 if span is None else sum(span) / 2
         try:
-            frame = read_frame(Path(video), at + min(seconds, duration) / 2)
+            frame = read_frame(Path(video), moment)
         except MediaError as e:
             raise LocateError(f"{video}: {e}") from e
         window = wave[int(at * sr) : int(at * sr) + self.shape.audio_samples]
@@ -133,9 +162,11 @@ class Locator:
             "end": round(at + len(window) / sr, 3),
             "padded": padded,
         }
-        # a sound shorter than a clip is padded with silence: the maps keep to the sound
-        span = (0.0, len(window) / sr) if padded else None
-        return Located(self.localizer.locate(window, frame, span), source)
+        if span is not None:
+            within = (span[0] - at, span[1] - at)
+        else:  # a sound shorter than a clip is padded with silence: the maps keep to the sound
+            within = (0.0, len(window) / sr) if padded else None
+        return Located(self.localizer.locate(window, frame, within), source)
 
     @torch.no_grad()
     def _strongest_window(self, wave: np.ndarray, video: Path) -> float:

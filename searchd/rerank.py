@@ -19,7 +19,7 @@ from indexer.cache import ClipCache
 from indexer.catalog import ClipRow
 from models.denseav import DenseAV
 from searchd.localize import resize_square
-from searchd.locate import clip_sound, middle_frame
+from searchd.locate import cached_frame, clip_sound
 from searchd.queries import read_sound, sound_windows
 
 # How many of the top results --rerank re-scores. Measured on the seed-1 corpus (foley eval,
@@ -67,7 +67,7 @@ class SoundReranker:
         """Clips -> v (B, K, C, h, w) of their middle frames."""
         frames = []
         for row in rows:
-            frame = middle_frame(self.cache.read(row.cache_key), row)
+            frame = cached_frame(self.cache.read(row.cache_key), (row.start + row.end) / 2)
             frames.append(resize_square(frame, self.shape.frame_size))
         batch = torch.from_numpy(np.stack(frames))  # (B, S, S, 3)
         return torch.cat([self.model.encode_image(b) for b in batch.split(FRAME_BATCH)])

@@ -163,6 +163,9 @@ def test_the_sound_can_come_from_another_file(toy_home, media, tmp_path, video, 
         (("--video", "missing"), "file not found"),
         (("--clip", "nope@1.00"), "no clip 'nope@1.00'"),
         (("--video", "video", "--at", "30"), "outside the audio"),
+        (("--video", "video", "--span", "1.5", "3"), "not a stretch of the audio"),
+        (("--video", "video", "--span", "0.4", "0.2"), "not a stretch of the audio"),
+        (("--video", "video", "--at", "1", "--span", "0.2", "0.4"), "not a stretch of the window"),
     ],
 )
 def test_bad_requests_get_one_clear_line(toy_home, media, tmp_path, args, message):
@@ -171,6 +174,25 @@ def test_bad_requests_get_one_clear_line(toy_home, media, tmp_path, args, messag
     done = foley("locate", *resolved, "--out", str(tmp_path / "x.png"), home=toy_home)
     assert done.returncode != 0
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_span_keeps_the_maps_to_that_moment(toy_home, media, tmp_path):
+    """A word's time (say): the window is centred on it where the audio allows, the maps
+    average over it only, and the frame comes from its middle."""
+    video = str(media["video"])  # 2 s, longer than the toy model's clips
+    document = located(
+        foley("locate", "--video", video, "--span", "0.5", "0.9", "--out",
+              str(tmp_path / "x.png"), "--json", home=toy_home)
+    )  # fmt: skip
+    start, seconds = document["start"], document["end"] - document["start"]
+    assert start == pytest.approx(0.7 - seconds / 2) and not document["padded"]
+    assert document["span"] == pytest.approx([0.5 - start, 0.9 - start])
+    assert_found_the_blue_square(document)
+    later = located(
+        foley("locate", "--video", video, "--at", "0.5", "--span", "0.6", "1.0", "--out",
+              str(tmp_path / "y.png"), "--json", home=toy_home)
+    )  # fmt: skip
+    assert later["start"] == 0.5 and later["span"] == pytest.approx([0.1, 0.5])
 
 
 def test_unwritable_output_and_wrong_suffix(toy_home, media, tmp_path):
@@ -200,6 +222,17 @@ def test_locate_an_indexed_clip(tiny_home: Path, tmp_path: Path):
     )
     assert document["clip_id"] == clip_id and out.exists()
     assert {h["name"] for h in document["heads"]} <= {"sound", "speech", "head 0", "head 1"}
+    start = document["start"]  # a moment of the clip, in its video's time
+    span = [f"{start + 0.25:.3f}", f"{start + 0.75:.3f}"]
+    moment = located(
+        foley("locate", "--clip", clip_id, "--span", *span, "--out", str(out), "--json",
+              home=tiny_home)
+    )  # fmt: skip
+    assert moment["span"] == pytest.approx([0.25, 0.75], abs=2e-3)
+    assert moment["heads"][0]["activation"] != document["heads"][0]["activation"]
+    early = [f"{start - 1:.3f}", f"{start + 0.5:.3f}"]
+    done = foley("locate", "--clip", clip_id, "--span", *early, "--out", str(out), home=tiny_home)
+    assert done.returncode != 0 and f"not a stretch of clip {clip_id}" in done.stderr
 
 
 def test_heads_named_in_heads_json_are_used_and_scored(tmp_path):

@@ -20,6 +20,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--at", type=float, help="start (s) of the clip-length window (default: the strongest)"
     )
+    parser.add_argument(
+        "--span",
+        type=float,
+        nargs=2,
+        metavar=("START", "END"),
+        help="the moment to locate (s, in the video's time), e.g. a spoken word",
+    )
     parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
     parser.set_defaults(run=run)
 
@@ -35,12 +42,15 @@ def run(args: argparse.Namespace) -> int:
     if args.audio is not None and args.clip is not None:
         raise LocateError("--audio goes with --video, not --clip")
     locator = Locator(FoleyConfig.for_home(args.home))
+    span = tuple(args.span) if args.span else None
     if args.clip is not None:
-        located = locator.locate_clip(args.clip)
+        located = locator.locate_clip(args.clip, span)
         title = f"{args.clip}  {located.source.get('video', '')}"
     else:
-        located = locator.locate_files(args.video, args.audio, args.at)
+        located = locator.locate_files(args.video, args.audio, args.at, span)
         title = f"{args.video.name} @ {located.source['start']:.2f} s"
+    if span:
+        title += f"  (span {span[0]:g}-{span[1]:g} s)"
     atomic_write(args.out, localization_png(located.localization, title))
     document = {**located.to_json(), "out": str(args.out)}
     if args.json:
