@@ -14,8 +14,8 @@ DEFAULT_HOME = "foley-home"
 # DenseAV trains on one frame per clip: cheaper steps, fewer of them than MC3.
 # Measured (synth seed 0, sound mIoU vs the centre prior's 0.25): 2 videos per batch 0.26,
 # 1 video per batch (batch 32) 0.15; L2-normalised image cells 0.07 (before centring).
-# DenseAV: measured (synth seed 0 / seed 1, sound / word mIoU), 500 steps: 0.26 / 0.22,
-# 0.26 / 0.24; 1,500 steps: 0.35 / 0.39, 0.35 / 0.34 (about 8 minutes on 2 cores)
+# Steps, measured (synth seed 0, speech threshold 0.3, sound / word mIoU): 500: 0.26 / 0.22;
+# 1,500: 0.35 / 0.17 and 0.37 / 0.36 (two trainings; about 8.6 minutes on 2 cores).
 LOCALIZER_TRAIN = TrainConfig(steps=1500, batch_size=48, lr=2e-3, videos_per_batch=2)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
 

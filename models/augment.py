@@ -43,8 +43,7 @@ def augment_audio(
     -> (augmented wave, each clip's shift as a fraction of its length (B,))."""
     B, N = wave.shape
     offsets = torch.randint(0, N, (B, 1), generator=generator)
-    index = (torch.arange(N)[None, :] + offsets) % N  # (B, N)
-    x = wave.gather(1, index)
+    x = roll_rows(wave, offsets)
     gain_db = (torch.rand(B, 1, generator=generator) * 2 - 1) * GAIN_DB
     noise = torch.randn(B, N, generator=generator) * NOISE_LEVEL
     return x * 10 ** (gain_db / 20) + noise, offsets[:, 0] / N
@@ -53,9 +52,13 @@ def augment_audio(
 def shift_track(track: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     """(B, L) a per-clip track over the clip's time -> rolled like its audio was by
     ``augment_audio`` (``shifts``: fractions of the clip), to the nearest of its steps."""
-    steps = track.shape[1]
-    offsets = (shifts * steps).round().long()[:, None]
-    return track.gather(1, (torch.arange(steps)[None, :] + offsets) % steps)
+    return roll_rows(track, (shifts * track.shape[1]).round().long()[:, None])
+
+
+def roll_rows(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """(B, N) -> row i read from ``offsets[i]`` (B, 1) on, wrapping around."""
+    steps = x.shape[1]
+    return x.gather(1, (torch.arange(steps)[None, :] + offsets) % steps)
 
 
 def augment_batch(batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict:
