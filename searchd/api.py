@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from starlette.datastructures import UploadFile
 
 from searchd.rerank import DEFAULT_DEPTH
@@ -32,6 +32,21 @@ WHERE = Field(
     description="filter on catalog columns, e.g. \"start > 30 AND video LIKE '%v01%'\"",
 )
 _JSON = ConfigDict(extra="forbid", strict=True)
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def _span_words(value: Any) -> Any:
+    """A span as a tuple: a JSON array's items, or a form field's words ("START END")."""
+    if isinstance(value, str):
+        return tuple(value.replace(",", " ").split())
+    return tuple(value) if isinstance(value, list) else value
+
+
+Span = Annotated[
+    tuple[Seconds, Seconds],
+    BeforeValidator(_span_words),
+    Field(description="the moment to locate, e.g. a spoken word: [start, end] s of video time"),
+]
 _FORM = ConfigDict(extra="forbid")
 M = TypeVar("M", bound=BaseModel)
 # declared types of an upload part we try to decode (browsers send octet-stream when unsure)
@@ -138,12 +153,15 @@ class DiscoverRequest(BaseModel):
 class LocateRequest(BaseModel):
     model_config = _JSON
     clip: Text = CLIP_ID
+    span: Span | None = None
 
 
 class LocateForm(BaseModel):
-    """Only the uploaded files: `video` (required) and `audio` (optional)."""
+    """Form fields beside the uploaded `video` (required) and `audio` (optional)."""
 
     model_config = _FORM
+    at: Seconds | None = Field(None, description="start (s) of the window (default: strongest)")
+    span: Span | None = None  # "START END"
 
 
 class GenerateForm(BaseModel):

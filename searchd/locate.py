@@ -79,7 +79,7 @@ def check_span(span: tuple[float, float], start: float, end: float, within: str)
     first, last = span
     if not start - 1e-6 <= first < last <= end + 1e-6:
         raise LocateError(
-            f"--span {first:g} {last:g} is not a stretch of {within} ({start:.2f}-{end:.2f} s)"
+            f"span {first:g}-{last:g} s is not a stretch of {within} ({start:.2f}-{end:.2f} s)"
         )
 
 
@@ -145,7 +145,7 @@ class Locator:
         elif at is None:
             at = self._strongest_window(wave, Path(video))
         elif not 0 <= at < max(duration, 1e-3):
-            raise LocateError(f"--at {at} is outside the audio (0-{duration:.2f} s)")
+            raise LocateError(f"window start {at:g} s is outside the audio (0-{duration:.2f} s)")
         if span is not None:
             check_span(span, at, min(at + seconds, duration), "the window")
         moment = at + min(seconds, duration) / 2 if span is None else sum(span) / 2

@@ -201,16 +201,16 @@ class _Routes:
             if not api.is_multipart(request):
                 spec = await api.read_json(request, api.LocateRequest)
                 row = await self._clip_row(spec.clip)
-                return await self._thread(locate, self.home, row, None, None)
-            _, uploads = await api.read_form(
+                return await self._thread(locate, self.home, row, None, None, None, spec.span)
+            form, uploads = await api.read_form(
                 request, api.LocateForm, {"video": True, "audio": False}
             )
             async with self._saved(uploads) as paths:
                 await self._thread(_probe_picture, paths["video"])
                 if "audio" in paths:
                     await self._thread(read_audio, paths["audio"])
-                video, audio = paths["video"], paths.get("audio")
-                return await self._thread(locate, self.home, None, video, audio)
+                files = (paths["video"], paths.get("audio"))
+                return await self._thread(locate, self.home, None, *files, form.at, form.span)
 
     async def generate(self, request: Request) -> Any:
         """An AV-LDM soundtrack for an uploaded silent `video` (multipart, options as fields)."""
@@ -311,17 +311,25 @@ class _Routes:
             yield paths
 
 
-def locate(home: LiveHome, clip: ClipRow | None, video: Path | None, audio: Path | None) -> Any:
+def locate(
+    home: LiveHome,
+    clip: ClipRow | None,
+    video: Path | None,
+    audio: Path | None,
+    at: float | None = None,
+    span: tuple[float, float] | None = None,
+) -> Any:
     """DenseAV heat maps (one per head) for a clip, or for an uploaded video or still image
-    (+ audio): the ``foley locate --json`` document plus the picture as base64 PNG."""
+    (+ audio), with ``Locator``'s window start ``at`` and moment ``span``: the ``foley
+    locate --json`` document plus the picture as base64 PNG."""
 
     def work(locator: Locator) -> dict[str, Any]:
         try:
             if clip is not None:
-                located = locator.locate_clip(clip.clip_id)
+                located = locator.locate_clip(clip.clip_id, span)
                 title = clip.clip_id
             else:
-                located = locator.locate_files(video, audio)
+                located = locator.locate_files(video, audio, at, span)
                 title = f"upload @ {located.source['start']:.2f} s"
         except LocateError as exc:
             message = str(exc)

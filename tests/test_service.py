@@ -288,6 +288,38 @@ def test_locate_a_clip_or_an_upload_and_reject_bad_input(client, clip):
         assert_heat_maps(client.post("/locate", files=upload))
 
 
+def test_locate_a_moment_of_a_clip_or_an_upload(client, clip):
+    """`span` (video time) keeps the maps to one moment, e.g. a spoken word; uploads also
+    take the window start `at`; spans outside the clip, window or audio get a clear 422."""
+    start = clip["start"]
+    whole = assert_heat_maps(client.post("/locate", json={"clip": clip["clip_id"]}))
+    answer = client.post(
+        "/locate", json={"clip": clip["clip_id"], "span": [start + 0.25, start + 0.75]}
+    )
+    moment = assert_heat_maps(answer)
+    assert moment["span"] == pytest.approx([0.25, 0.75], abs=2e-3)
+    assert moment["heads"][0]["activation"] != whole["heads"][0]["activation"]
+    early = {"clip": clip["clip_id"], "span": [max(0.0, start - 1), start + 0.5]}
+    assert_error(client.post("/locate", json=early), 422, "not a stretch of clip")
+    for bad in ([1.0], [1.0, "x"], "1 2", [-1.0, 0.5]):
+        assert_error(
+            client.post("/locate", json={"clip": clip["clip_id"], "span": bad}), 422, "span"
+        )
+    with open(clip["video"], "rb") as video:
+        upload = {"video": ("v.mp4", video.read(), "video/mp4")}
+    form = {"at": "1.0", "span": "1.25 1.75"}
+    placed = assert_heat_maps(client.post("/locate", files=upload, data=form))
+    assert placed["start"] == pytest.approx(1.0) and placed["span"] == pytest.approx([0.25, 0.75])
+    for form, problem in (
+        ({"at": "1.0", "span": "0.2 0.4"}, "not a stretch of the window"),
+        ({"span": "0.4 0.2"}, "not a stretch of the audio"),
+        ({"at": "100000"}, "outside the audio"),
+        ({"span": "1 2 3"}, "span"),
+        ({"at": "soon"}, "at"),
+    ):
+        assert_error(client.post("/locate", files=upload, data=form), 422, problem)
+
+
 def test_locate_without_a_denseav_model_says_how_to_get_one(tmp_path, tiny_home):
     home = tmp_path / "home"
     shutil.copytree(tiny_home, home)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from ui.app import render
 from ui.app.media import media_router
-from ui.app.tabs.locate import heat_maps
+from ui.app.tabs.locate import heat_maps, parse_moment
 from ui.client import ApiError, ClipResult, Media, SearchClient
 
 ROW = {
@@ -101,11 +101,18 @@ def test_generate_returns_media_and_locate_returns_json(tmp_path: Path) -> None:
         if request.url.path == "/generate":
             assert b'name="mode"' in request.read() and b"joint" in request.content
             return httpx.Response(200, content=b"WAVE", headers={"content-type": "audio/wav"})
+        sent.append(request.read())
         return httpx.Response(200, json={"heads": []})
 
+    sent: list[bytes] = []
     client = client_for(handler)
     assert client.generate(video, mode="joint") == Media(b"WAVE", "audio/wav")
     assert client.locate(clip="v001@3.07") == {"heads": []}
+    assert json.loads(sent[-1]) == {"clip": "v001@3.07"}
+    assert client.locate(clip="v001@3.07", span=(3.5, 3.9)) == {"heads": []}
+    assert json.loads(sent[-1]) == {"clip": "v001@3.07", "span": [3.5, 3.9]}
+    assert client.locate(video=video, at=1.0, span=(1.5, 2.0)) == {"heads": []}
+    assert b'name="at"' in sent[-1] and b"1.5 2.0" in sent[-1] and b'name="video"' in sent[-1]
 
 
 def test_heat_maps_are_found_anywhere_in_a_locate_answer() -> None:
@@ -175,3 +182,11 @@ def test_cards_start_players_at_the_match_and_escape_text() -> None:
     assert "sounding 0.61" in cards
     assert 'src="media/clips/v001%403.07/audio"' in render.sound_cards([result])
     assert "not built yet" in render.api_alert(ApiError(409, "DenseAV is not built yet"))
+
+
+def test_a_typed_moment_is_two_times_in_order() -> None:
+    assert parse_moment("") is None and parse_moment(None) is None
+    assert parse_moment(" 4.2  4.6 ") == (4.2, 4.6) and parse_moment("4.2,4.6") == (4.2, 4.6)
+    for bad in ("4.2", "4.2 4.6 5", "soon later", "4.6 4.2", "-1 2"):
+        with pytest.raises(ValueError, match="moment"):
+            parse_moment(bad)

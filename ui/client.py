@@ -128,18 +128,30 @@ class SearchClient:
 
     # --- routes that may answer with media ------------------------------------------------
     def locate(
-        self, *, clip: str | None = None, video: Path | None = None, audio: Path | None = None
+        self,
+        *,
+        clip: str | None = None,
+        video: Path | None = None,
+        audio: Path | None = None,
+        at: float | None = None,
+        span: tuple[float, float] | None = None,
     ) -> dict[str, Any] | Media:
-        """DenseAV heat maps for an indexed clip or an uploaded video (+ optional audio)."""
+        """DenseAV heat maps for an indexed clip or an uploaded video (+ optional audio);
+        ``span`` (video time) keeps them to one moment, e.g. a spoken word; ``at``: an
+        upload's window start (default: where sound and picture match best)."""
         if video is None:
-            return self._answer(self._request("POST", "/locate", json={"clip": clip}))
+            body = {"clip": clip, **({"span": list(span)} if span else {})}
+            return self._answer(self._request("POST", "/locate", json=body))
+        form = {} if at is None else {"at": str(at)}
+        if span:
+            form["span"] = f"{span[0]} {span[1]}"
         with _opened(video) as v:
             files = {"video": v}
             if audio is None:
-                return self._answer(self._request("POST", "/locate", files=files))
+                return self._answer(self._request("POST", "/locate", data=form, files=files))
             with _opened(audio) as a:
                 files["audio"] = a
-                return self._answer(self._request("POST", "/locate", files=files))
+                return self._answer(self._request("POST", "/locate", data=form, files=files))
 
     def generate(
         self,

@@ -30,6 +30,7 @@ def build(client: SearchClient) -> None:
                 clip = gr.Textbox(
                     label="Clip id", placeholder="e.g. v005@33.65", elem_id="locate-clip"
                 )
+                clip_moment = gr.Textbox(label=MOMENT_LABEL, placeholder="e.g. 34.1 34.5")
                 clip_button = gr.Button("Locate", variant="primary", elem_id="locate-run")
             with gr.Tab("Upload"):
                 video = gr.Video(sources=["upload"], label="Video")
@@ -38,6 +39,11 @@ def build(client: SearchClient) -> None:
                     type="filepath",
                     label="Sound (optional: the video's own otherwise)",
                 )
+                with gr.Row():
+                    upload_at = gr.Number(
+                        label="Window start (s, optional: where sound and picture match best)"
+                    )
+                    upload_moment = gr.Textbox(label=MOMENT_LABEL, placeholder="e.g. 4.2 4.6")
                 upload_button = gr.Button("Locate", variant="primary")
         with gr.Column(scale=2):
             outcome = gr.HTML(
@@ -51,24 +57,56 @@ def build(client: SearchClient) -> None:
                 elem_id="locate-maps",
             )
 
-    def by_clip(clip_id: str, progress: gr.Progress = PROGRESS) -> tuple[str, gr.Gallery]:
+    def by_clip(
+        clip_id: str, moment: str, progress: gr.Progress = PROGRESS
+    ) -> tuple[str, gr.Gallery]:
         if not optional(clip_id):
             return render.alert("Enter a clip id, e.g. from a search result.", "info"), _no_maps()
+        try:
+            span = parse_moment(moment)
+        except ValueError as exc:
+            return render.alert(str(exc), "info", "Moment"), _no_maps()
         progress(0.2, desc="Locating the sound")
-        return _shown(lambda: client.locate(clip=clip_id.strip()))
+        return _shown(lambda: client.locate(clip=clip_id.strip(), span=span))
 
     def by_upload(
-        video_path: str | None, audio_path: str | None, progress: gr.Progress = PROGRESS
+        video_path: str | None,
+        audio_path: str | None,
+        at: float | None,
+        moment: str,
+        progress: gr.Progress = PROGRESS,
     ) -> tuple[str, gr.Gallery]:
         if not video_path:
             return render.alert("Upload a video first.", "info", "No video yet"), _no_maps()
+        try:
+            span = parse_moment(moment)
+        except ValueError as exc:
+            return render.alert(str(exc), "info", "Moment"), _no_maps()
         progress(0.2, desc="Locating the sound")
         sound = Path(audio_path) if audio_path else None
-        return _shown(lambda: client.locate(video=Path(video_path), audio=sound))
+        return _shown(lambda: client.locate(video=Path(video_path), audio=sound, at=at, span=span))
 
-    clip_button.click(by_clip, clip, [outcome, maps])
-    clip.submit(by_clip, clip, [outcome, maps])
-    upload_button.click(by_upload, [video, audio], [outcome, maps])
+    clip_button.click(by_clip, [clip, clip_moment], [outcome, maps])
+    clip.submit(by_clip, [clip, clip_moment], [outcome, maps])
+    upload_button.click(by_upload, [video, audio, upload_at, upload_moment], [outcome, maps])
+
+
+MOMENT_LABEL = "Moment (optional): start end, in s of the video, e.g. a spoken word"
+
+
+def parse_moment(text: str | None) -> tuple[float, float] | None:
+    """A "start end" moment typed by the user (None when blank); ValueError if it is not
+    two numbers in order."""
+    words = (text or "").replace(",", " ").split()
+    if not words:
+        return None
+    try:
+        start, end = (float(w) for w in words)
+    except ValueError:
+        raise ValueError(f"A moment is two times in seconds, e.g. 4.2 4.6, not {text!r}") from None
+    if not 0 <= start < end:
+        raise ValueError(f"A moment starts before it ends, at 0 s or later: not {text!r}")
+    return start, end
 
 
 def _shown(call: Callable[[], dict[str, Any] | Media]) -> tuple[str, gr.Gallery]:
