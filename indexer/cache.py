@@ -3,7 +3,8 @@
 Training, embedding and the other models read clips from here, never from the media file.
 A video's cache is one folder (``frames.npy`` uint8 (T, S, S, 3), ``audio.npy`` int16 (N,),
 ``meta.json``) written under a temporary name and renamed into place, so a crash never
-leaves a half-written entry.
+leaves a half-written entry. Arrays derived from a video (its speech-activity track) are
+kept in its folder too, so they go when the video is re-ingested.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +90,20 @@ class ClipCache:
             audio=np.load(folder / "audio.npy", mmap_mode="r"),
             sample_rate=int(meta["sample_rate"]),
         )
+
+    def derived(
+        self, key: str, name: str, compute: Callable[[CachedVideo], np.ndarray]
+    ) -> np.ndarray:
+        """``compute(video)`` for the cached video ``key``, worked out once and kept as
+        ``<name>.npy`` in its folder (written atomically)."""
+        path = self.root / key / f"{name}.npy"
+        if path.exists():
+            return np.load(path)
+        value = np.asarray(compute(self.read(key)))
+        tmp = path.with_name(f".{name}.tmp-{os.getpid()}.npy")
+        np.save(tmp, value)
+        os.replace(tmp, path)
+        return value
 
     def remove_orphans(self, keep: set[str]) -> None:
         """Drop temporary leftovers of interrupted writes and entries no video refers to."""

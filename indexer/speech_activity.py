@@ -9,6 +9,7 @@ any real recording, at about 100x real time on one core.
 from __future__ import annotations
 
 import warnings
+from importlib.metadata import version
 
 import numpy as np
 import torch
@@ -30,6 +31,11 @@ class SpeechActivity:
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
             self.model = load_silero_vad()
+
+    @staticmethod
+    def cache_name() -> str:
+        """The clip cache's name for these tracks: a new detector release gets new ones."""
+        return f"speech-activity-silero-{version('silero-vad')}"
 
     @torch.no_grad()
     def track(self, wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from indexer.cache import ClipCache
+from indexer.cache import CachedVideo, ClipCache
 from indexer.catalog import Catalog, ModelVersion
 from indexer.config import FoleyConfig
 from indexer.dataset import ClipDataset, clip_texts
@@ -103,14 +103,22 @@ def train_model(
 
 def speech_tracks(cache: ClipCache, keys: list[str], progress: bool) -> dict[str, np.ndarray]:
     """Each cached video's speech-activity track (cache key -> probabilities per hop): the
-    targets of DenseAV's speech gate."""
-    detector = SpeechActivity()
+    targets of DenseAV's speech gate. Worked out once per video and kept in the cache."""
+    detector: SpeechActivity | None = None
+
+    def track(video: CachedVideo) -> np.ndarray:
+        nonlocal detector
+        if video.sample_rate != SAMPLE_RATE:
+            raise ValueError(f"the speech gate needs {SAMPLE_RATE} Hz audio in the clip cache")
+        detector = detector or SpeechActivity()
+        return detector.track(video.clip_audio(0.0, len(video.audio) / video.sample_rate))
+
     tracks = {}
     for key in tqdm(keys, desc="speech activity", disable=not progress):
-        video = cache.read(key)
-        if video.sample_rate != SAMPLE_RATE:
-            raise ValueError(f"{key}: the speech gate needs {SAMPLE_RATE} Hz audio in the cache")
-        tracks[key] = detector.track(video.clip_audio(0.0, len(video.audio) / video.sample_rate))
+        try:
+            tracks[key] = cache.derived(key, SpeechActivity.cache_name(), track)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
     return tracks
 
 
