@@ -118,12 +118,11 @@ class Localizer:
         audio[: min(len(wave), len(audio))] = wave[: len(audio)]
         square = torch.from_numpy(resize_square(frame, shape.frame_size))
         a, speech_logits = self.model.encode_audio_and_speech(torch.from_numpy(audio)[None])
-        if self.mirror:  # one pass over the frame and its mirror image
-            both = self.model.encode_image(torch.stack([square, square.flip(1)]))
-            v = (both[:1] + both[1:].flip(-1)) / 2  # the volume is linear in v: maps' mean
-        else:
-            v = self.model.encode_image(square[None])  # (1, K, C, h, w)
-        volume = self.model.similarity_volume(a, v)[0]  # (K, T, h, w)
+        # one pass over the frame, and one over its mirror image
+        frames = torch.stack([square, square.flip(1)]) if self.mirror else square[None]
+        v = self.model.encode_image(frames)  # (P, K, C, h, w)
+        passes = self.model.similarity_volume(a.expand(len(v), *a.shape[1:]), v)
+        volume = (passes[0] + passes[1].flip(-1)) / 2 if self.mirror else passes[0]  # (K, T, h, w)
         steps = slice(None)
         if span is not None:
             steps = self.model.audio_steps(span[0], span[1], shape.seconds, volume.shape[1])
@@ -133,9 +132,11 @@ class Localizer:
             None if speech is None else speech[steps], len(chosen), chosen.shape[1]
         )  # (K, T'): with a speech gate, each head's part of each step
         activations = (shares * self.model.pool_space(chosen)).mean(dim=1)  # (K,)
-        weighted = (shares[..., None, None] * chosen).sum(dim=1)  # (K, h, w)
+        weighted = (shares[..., None, None] * passes[:, :, steps]).sum(dim=2)  # (P, K, h, w)
         weighted = weighted / shares.sum(dim=1).clamp(min=1e-6)[:, None, None]
-        heat = F.interpolate(weighted[None], size=frame.shape[:2], mode="bilinear")[0]
+        heat = frame_heat(weighted, frame.shape[:2], shape.frame_size, self.model.cell_offset())
+        # the mirror image's maps are flipped back in frame pixels, where the cells line up
+        heat = (heat[0] + heat[1].flip(-1)) / 2 if self.mirror else heat[0]  # (K, H, W)
         heads = []
         for k, name in enumerate(self.head_names):
             head_heat = heat[k].numpy()
@@ -154,6 +155,23 @@ class Localizer:
             )
         speech_strip = None if speech is None else speech.numpy()
         return Localization(frame, heads, shape.seconds, span, speech_strip)
+
+
+def frame_heat(
+    cells: torch.Tensor, size: tuple[int, int], frame_size: int, cell_offset: float
+) -> torch.Tensor:
+    """(N, K, h, w) cell maps of a ``frame_size`` square model frame -> (N, K, H, W) at a
+    frame of ``size`` (H, W), bilinear between the cells' true centres (``cell_offset``:
+    see ``DenseAV.cell_offset``), the nearest cell's value beyond them."""
+    height, width = size
+
+    def normalised(count: int) -> torch.Tensor:  # pixel centres -> grid_sample's [-1, 1]
+        model_pixels = (torch.arange(count) + 0.5) * frame_size / count
+        return 2 * (model_pixels - cell_offset) / frame_size - 1
+
+    y, x = torch.meshgrid(normalised(height), normalised(width), indexing="ij")
+    grid = torch.stack([x, y], dim=-1).expand(len(cells), height, width, 2)
+    return F.grid_sample(cells, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def heat_box(heat: np.ndarray) -> tuple[tuple[int, int], tuple[int, int, int, int]]:

@@ -17,7 +17,7 @@ from models.checkpoint import WEIGHTS_FILE, load_model, save_model
 from models.denseav import DenseAV, DenseAVConfig, ImageBackboneConfig, denseav_loss
 from models.denseav.losses import same_video_pairs
 from models.factory import create_model, get_config, list_configs
-from searchd.localize import Localizer, heat_box, heat_region
+from searchd.localize import Localizer, frame_heat, heat_box, heat_region
 
 DENSEAV_CONFIGS = [n for n in list_configs() if isinstance(get_config(n), DenseAVConfig)]
 
@@ -243,3 +243,28 @@ def test_the_strongest_head_owns_the_moment_then_is_the_most_active():
     assert Localization(frame, gated, 2.0, None).strongest.name == "speech"
     plain = [head(0, "head 0", 3.0, 1.0), head(1, "head 1", 0.5, 1.0)]
     assert Localization(frame, plain, 2.0, None).strongest.name == "head 0"
+
+
+def test_the_image_grid_knows_where_its_cells_are_centred():
+    """Cell j of the scratch net sees pixels 4j - 11 .. 4j + 11: centred on pixel 4j, which
+    is what ``cell_offset`` says (an even split of the frame would put it at 4j + 1.5)."""
+    torch.manual_seed(0)
+    model = create_model(TINY).eval()
+    pixels = torch.randn(1, 3, 64, 64, requires_grad=True)
+    j = 8
+    model.image.net(pixels)[0, :, j, j].sum().backward()
+    rows, cols = torch.nonzero(pixels.grad.abs().sum(dim=(0, 1)), as_tuple=True)
+    centre = (rows.min() + rows.max()).item() / 2, (cols.min() + cols.max()).item() / 2
+    assert centre == (4 * j, 4 * j)
+    stride = TINY.clip.frame_size / model.encode_image(torch.zeros(1, 64, 64, 3)).shape[-1]
+    assert 4 * j + 0.5 == stride * (j + 0.5) + model.cell_offset()  # continuous pixel centres
+
+
+def test_heat_maps_are_drawn_from_the_cells_true_centres():
+    """One hot cell's map peaks where that cell is centred, at any frame size."""
+    cells = torch.zeros(1, 1, 16, 16)
+    cells[0, 0, 5, 7] = 1.0  # centred on model pixel (x, y) = (28.5, 20.5) of 64
+    for offset, expected in ((-1.5, (71, 38)), (0.0, (75, 41))):
+        heat = frame_heat(cells, (120, 160), 64, offset)[0, 0].numpy()
+        y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
+        assert abs(x - expected[0]) <= 1 and abs(y - expected[1]) <= 1, (offset, x, y)

@@ -17,7 +17,7 @@ from models.factory import create_model
 TINY = DenseAVConfig(
     dim=16,
     heads=2,
-    clip=ClipShape(frames=2, frame_size=32, seconds=1.0),
+    clip=ClipShape(frames=2, frame_size=64, seconds=1.0),
     image=ImageBackboneConfig(width=16),
     audio=AudioTowerConfig(n_mels=32, width=16),
     per_head_weight=0.5,
@@ -25,11 +25,11 @@ TINY = DenseAVConfig(
 # the toy world: each colour sounds like one tone
 COLOURS = np.array([(230, 40, 40), (40, 90, 230), (40, 200, 60), (230, 210, 40)], np.uint8)
 TONES = (300.0, 700.0, 1500.0, 3000.0)
-SIDE = 8  # square side, pixels
+SIDE = 16  # square side, pixels: 6% of the frame, about an object's share in the synth corpus
 SILENT_GREY = (150, 150, 150)
 
 
-def toy_pair(rng: np.random.Generator, size: int = 32, sr: int = 16000, seconds: float = 1.0):
+def toy_pair(rng: np.random.Generator, size: int = 64, sr: int = 16000, seconds: float = 1.0):
     """A frame with a coloured square (sounding: its tone is the audio) and a silent grey
     one, at random places; returns (frame (S, S, 3) uint8, wave (N,), box of the sounding
     square (x0, y0, x1, y1))."""

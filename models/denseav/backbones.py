@@ -33,6 +33,10 @@ class ScratchImageBackbone(nn.Module):
     is in the picture" instead of "what is here", and the heat maps would not localise.
     """
 
+    # Cell j's centre: pixel 4j (each stride-2 3x3 conv centres output j on input 2j), not
+    # the middle of the j-th 4-pixel strip (4j + 1.5), where an even split would put it.
+    cell_offset = -1.5
+
     def __init__(self, width: int, dim: int):
         super().__init__()
         w = width
@@ -51,6 +55,8 @@ class ScratchImageBackbone(nn.Module):
 
 class OpenClipImageBackbone(nn.Module):
     """A CLIP ViT's patch tokens as the grid (frozen unless ``trainable``), 1x1-projected."""
+
+    cell_offset = 0.0  # a patch's centre is the middle of its strip of the frame
 
     def __init__(self, model_name: str, pretrained: str | None, dim: int, trainable: bool):
         super().__init__()

@@ -34,6 +34,19 @@ def speech_steps(detector: torch.Tensor, steps: int, threshold: float) -> torch.
     return (peak > threshold).float()
 
 
+def negative_blocks(videos: torch.Tensor | None, size: int) -> list[torch.Tensor]:
+    """The batch's clip indices split into blocks whose clips are only each other's
+    negatives: one block per video (``videos`` (B,) ids) when every clip shares its video
+    with another clip of the batch; else (or without ids) one block of all ``size`` clips."""
+    everyone = [torch.arange(size)]
+    if videos is None:
+        return everyone
+    _, inverse, counts = videos.cpu().unique(return_inverse=True, return_counts=True)
+    if (counts < 2).any():
+        return everyone
+    return [torch.nonzero(inverse == group).flatten() for group in range(len(counts))]
+
+
 def denseav_loss(
     model: DenseAV,
     a: torch.Tensor,
@@ -46,46 +59,36 @@ def denseav_loss(
 
     Positives are the B matching pairs, both directions. Negatives are the other clips of
     the batch, or with ``negatives == "video"`` and the clips' ``videos`` (B,) ids, only the
-    other clips of the same video. With ``head_overlap_weight`` > 0, the positives' volumes
-    are penalised where two heads are positive at the same place and time.
+    other clips of the same video: then each video's clips are scored on their own
+    (``negative_blocks``), which also spares the volumes of pairs that play no part. With
+    ``head_overlap_weight`` > 0, the positives' volumes are penalised where two heads are
+    positive at the same place and time.
 
     With a speech gate, ``speech_logits`` (B, T) are its outputs: its probabilities weigh the
     heads (held fixed here, so the contrastive loss cannot move the gate), and with
     ``speech_targets`` (B, N), a voice-activity detector's track of each clip, the gate
     learns them by weighted binary cross-entropy.
     """
-    volume = model.pairwise_volume(a, v)  # (B, B, K, T, h, w)
-    space = model.pool_space(volume)  # (B, B, K, T)
-    speech = None if speech_logits is None else torch.sigmoid(speech_logits).detach()
-    logits = model.scale() * model.combine_heads(
-        space, None if speech is None else speech[:, None]
-    )  # (B, B)
-    target = torch.arange(len(logits), device=logits.device)
-    allowed = None
-    if model.config.negatives == "video" and videos is not None:
-        allowed = same_video_pairs(videos.to(logits.device))
-    contrastive = symmetric_info_nce(logits, target, allowed)
-    parts = {
-        "contrastive": contrastive.item(),
-        # audio -> frame, among all the batch's frames
-        "accuracy": (logits.argmax(dim=1) == target).float().mean().item(),
-    }
-    loss = contrastive
-    weight = model.config.head_overlap_weight
-    if weight > 0 and model.config.heads > 1:
-        s = volume[target, target].clamp(min=0)  # the positives: (B, K, T, h, w)
-        total = s.sum(dim=1)
-        overlap = (total.square() - s.square().sum(dim=1)).mean()  # sum over k != k' of s_k s_k'
-        loss = loss + weight * overlap
-        parts["head_overlap"] = overlap.item()
-    if model.config.per_head_weight > 0 and model.config.heads > 1:
-        per_head = [
-            symmetric_info_nce(model.scale() * space[:, :, k].mean(dim=-1), target, allowed)
-            for k in range(model.config.heads)
-        ]
-        loss = loss + model.config.per_head_weight * torch.stack(per_head).mean()
-        parts["per_head"] = torch.stack(per_head).mean().item()
     config = model.config
+    same_video = config.negatives == "video" and videos is not None
+    blocks = negative_blocks(videos if same_video else None, len(a))
+    speech = None if speech_logits is None else torch.sigmoid(speech_logits).detach()
+    terms: dict[str, torch.Tensor] = {}
+    for block in blocks:
+        allowed = None
+        if same_video and len(blocks) == 1:  # some clip is alone from its video
+            allowed = same_video_pairs(videos.to(a.device))
+        block_terms = _contrastive_terms(
+            model, a[block], v[block], None if speech is None else speech[block], allowed
+        )
+        for name, value in block_terms.items():  # each block weighs by its clips
+            terms[name] = terms.get(name, 0) + value * len(block) / len(a)
+    loss = terms["contrastive"]
+    if "head_overlap" in terms:
+        loss = loss + config.head_overlap_weight * terms["head_overlap"]
+    if "per_head" in terms:
+        loss = loss + config.per_head_weight * terms["per_head"]
+    parts = {name: value.item() for name, value in terms.items()}
     if speech_logits is not None and speech_targets is not None:
         truth = speech_steps(
             speech_targets.to(speech_logits.device), a.shape[-1], config.speech_threshold
@@ -96,3 +99,37 @@ def denseav_loss(
         parts["speech_gate"] = gate.item()
     parts["loss"] = loss.item()
     return loss, parts
+
+
+def _contrastive_terms(
+    model: DenseAV,
+    a: torch.Tensor,
+    v: torch.Tensor,
+    speech: torch.Tensor | None,
+    allowed: torch.Tensor | None,
+) -> dict[str, torch.Tensor]:
+    """The InfoNCE of clips a, v against each other (+ head overlap, per-head InfoNCE and
+    accuracy, when configured), each a mean over the clips."""
+    volume = model.pairwise_volume(a, v)  # (B, B, K, T, h, w)
+    space = model.pool_space(volume)  # (B, B, K, T)
+    logits = model.scale() * model.combine_heads(
+        space, None if speech is None else speech[:, None]
+    )  # (B, B)
+    target = torch.arange(len(logits), device=logits.device)
+    terms = {
+        "contrastive": symmetric_info_nce(logits, target, allowed),
+        # audio -> frame, among the frames it is scored against
+        "accuracy": (logits.detach().argmax(dim=1) == target).float().mean(),
+    }
+    heads = model.config.heads
+    if model.config.head_overlap_weight > 0 and heads > 1:
+        s = volume[target, target].clamp(min=0)  # the positives: (B, K, T, h, w)
+        total = s.sum(dim=1)
+        terms["head_overlap"] = (total.square() - s.square().sum(dim=1)).mean()  # k != k'
+    if model.config.per_head_weight > 0 and heads > 1:
+        per_head = [
+            symmetric_info_nce(model.scale() * space[:, :, k].mean(dim=-1), target, allowed)
+            for k in range(heads)
+        ]
+        terms["per_head"] = torch.stack(per_head).mean()
+    return terms

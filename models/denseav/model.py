@@ -107,6 +107,11 @@ class DenseAV(nn.Module):
         names = ["sound"] if sound == 1 else [f"sound {i + 1}" for i in range(sound)]
         return [*names, "speech"]
 
+    def cell_offset(self) -> float:
+        """Where the image grid's cell centres sit, in pixels of the model's frame, relative
+        to an even split of the frame into cells (what plain bilinear upsampling assumes)."""
+        return float(self.image.cell_offset)
+
     def encode_image(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 frames (B, H, W, 3) -> v (B, K, C, h, w)."""
         x = self.image(frames.to(self.device))  # (B, dim, h, w)
