@@ -252,8 +252,7 @@ class Generator:
         ambient_wave = None
         if ambient is not None:
             ambient_wave = np.repeat(self.ambient_audio(ambient)[None], len(windows), axis=0)
-        log_mel = self.render(windows, ambient_wave, steps, guidance, seed, candidates)
-        pieces = self.vocode(log_mel)
+        _, pieces = self.render(windows, ambient_wave, steps, guidance, seed, candidates)
         total = max(1, int(round(duration * mel.sample_rate)))
         wave = crossfade(pieces, starts, mel.sample_rate, total)
         return Soundtrack(
@@ -278,12 +277,13 @@ class Generator:
         guidance: float,
         seed: int = 0,
         candidates: int | None = None,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, np.ndarray]:
         """Windows' frames (W, F, S, S, 3) and ambient audio (W, samples) or None ->
-        generated normalised log-mels (W, n_mels, frames), in batches; each the best of
+        generated normalised log-mels (W, n_mels, frames) and their waveforms through the
+        pipeline's vocoder (W, samples), in batches; each the best of
         ``candidate_count(candidates)`` samples (``in_sync``)."""
         n = self.candidate_count(candidates)
-        out = []
+        mels_out, waves_out = [], []
         for first in range(0, len(windows), WINDOW_BATCH):
             chunk = torch.from_numpy(windows[first : first + WINDOW_BATCH])
             with torch.no_grad():
@@ -296,8 +296,10 @@ class Generator:
             mels = self.pipeline.sample(
                 video.repeat(n, 1, 1), latent, steps, guidance, seed=seed + first
             )
-            out.append(self.in_sync(mels.unflatten(0, (n, len(chunk))), video))
-        return torch.cat(out)
+            chosen, waves = self.in_sync(mels.unflatten(0, (n, len(chunk))), video)
+            mels_out.append(chosen)
+            waves_out.append(waves)
+        return torch.cat(mels_out), np.concatenate(waves_out)
 
     def candidate_count(self, requested: int | None = None) -> int:
         """Samples to draw per window: ``requested`` (default ``sampling.candidates``) when
@@ -308,16 +310,19 @@ class Generator:
             return 1
         return self.pipeline.config.sampling.candidates if requested is None else requested
 
-    def in_sync(self, samples: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+    def in_sync(
+        self, samples: torch.Tensor, video: torch.Tensor
+    ) -> tuple[torch.Tensor, np.ndarray]:
         """Samples (n, W, n_mels, frames) of W windows with video features (W, F, D) -> per
         window the sample whose onsets (heard through the vocoder) agree best with those the
-        onset predictor expects; ties go to the earlier sample."""
+        onset predictor expects, ties to the earlier sample: (W, n_mels, frames) and its
+        waveform (W, samples)."""
         n, count = samples.shape[:2]
+        waves = self.vocode(samples.flatten(0, 1)).reshape(n, count, -1)
         if n == 1:
-            return samples[0]
+            return samples[0], waves[0]
         assert self.pipeline.onsets is not None
         wanted = self.pipeline.onsets.onset_times(video.to(self.pipeline.device))
-        waves = self.vocode(samples.flatten(0, 1)).reshape(n, count, -1)
         rate = self.sample_rate
         agreement = np.array(
             [
@@ -325,8 +330,8 @@ class Generator:
                 for k in range(n)
             ]
         )
-        best = torch.from_numpy(agreement.argmax(axis=0))  # (W,) the first best sample
-        return samples[best, torch.arange(count)]
+        best = agreement.argmax(axis=0)  # (W,) the first best sample
+        return samples[torch.from_numpy(best), torch.arange(count)], waves[best, np.arange(count)]
 
     def vocode(self, log_mel: torch.Tensor, vocoder: nn.Module | None = None) -> np.ndarray:
         """Log-mels (W, n_mels, T) -> waveforms (W, T * hop), in batches, through the

@@ -174,11 +174,11 @@ def evaluate_generation(
     def render(ambient_audio: np.ndarray | None):
         return generator.render(frames, ambient_audio, sampling.steps, sampling.guidance, seed=0)
 
-    joint_mel = render(joint_audio)
+    joint_mel, joint_wave = render(joint_audio)
     outputs = {
-        "joint": generator.vocode(joint_mel),
-        "action": generator.vocode(render(action_audio)),
-        "unconditioned": generator.vocode(render(None)),
+        "joint": joint_wave,
+        "action": render(action_audio)[1],
+        "unconditioned": render(None)[1],
         "retrieval_only": np.stack([_nearest_audio(generator, c, fps) for c in cases]),
     }
     griffin = generator.griffin_lim()

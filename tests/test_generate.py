@@ -177,10 +177,12 @@ def test_each_window_keeps_the_sample_in_time_with_the_predicted_onsets():
     late_early = torch.stack([window(1.5), window(0.5), window(1.0)])
     in_time = torch.stack([window(0.5), window(1.5), window(None)])
     video = torch.zeros(3, 16, 8)
-    assert torch.equal(generator.in_sync(torch.stack([late_early, in_time]), video), in_time)
-    assert torch.equal(generator.in_sync(torch.stack([in_time, late_early]), video), in_time)
+    chosen, waves = generator.in_sync(torch.stack([late_early, in_time]), video)
+    assert torch.equal(chosen, in_time)
+    np.testing.assert_allclose(waves, generator.vocode(in_time), atol=1e-6)  # heard as chosen
+    assert torch.equal(generator.in_sync(torch.stack([in_time, late_early]), video)[0], in_time)
     later = late_early.roll(20, dims=-1)  # clicks 0.31 s later: as far from the predictions
-    assert torch.equal(generator.in_sync(torch.stack([late_early, later]), video), late_early)
+    assert torch.equal(generator.in_sync(torch.stack([late_early, later]), video)[0], late_early)
 
 
 def test_eval_generation_part_scores_each_system_against_its_baselines(
