@@ -11,13 +11,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from searchd.localize import Localization  # noqa: E402
+from searchd.localize import Localization, heat_box  # noqa: E402
 
 HEAD_COLOURS = ("tab:orange", "tab:blue", "tab:green", "tab:purple")
 
 
 def localization_png(located: Localization, title: str = "") -> bytes:
-    """Frame, one heat-map overlay per head (box, peak), and each head's activation over time.
+    """Frame (with the box and peak of the moment's map, ``Localization.heat``), one heat-map
+    overlay per head (its box, peak), and each head's activation over time.
 
     The strongest head is marked; the legend names the sound head and the speech head; with
     a speech gate, a grey band shows its speech probability over time.
@@ -30,7 +31,10 @@ def localization_png(located: Localization, title: str = "") -> bytes:
     grid = fig.add_gridspec(2, columns, height_ratios=(3.2, 1.2), hspace=0.45, wspace=0.08)
     ax = fig.add_subplot(grid[0, 0])
     ax.imshow(frame)
-    ax.set_title("frame", fontsize=9)
+    peak, (x0, y0, x1, y1) = heat_box(located.heat)
+    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.5, ec="white"))
+    ax.plot(*peak, marker="+", color="white", markersize=10, mew=2)
+    ax.set_title("frame\nwhere: box, peak", fontsize=9)
     ax.axis("off")
     low = min(float(h.heat.min()) for h in heads)
     high = max(float(h.heat.max()) for h in heads)

@@ -136,11 +136,12 @@ def summarise(cases: Sequence[Case], scores: Sequence[Scores], named: bool) -> d
 
 
 def localizer_heat(localizer: Localizer) -> HeatFn:
-    """The heat function of a trained model: the strongest head's map."""
+    """The heat function of a trained model: the moment's map (``Localization.heat``) and
+    the strongest head."""
 
     def heat(wave: np.ndarray, frame: np.ndarray, span: tuple[float, float] | None):
         located = localizer.locate(wave, frame, span)
-        return located.strongest.heat, located.strongest.name
+        return located.heat, located.strongest.name
 
     return heat
 

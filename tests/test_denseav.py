@@ -248,6 +248,35 @@ def test_the_strongest_head_owns_the_moment_then_is_the_most_active():
     assert Localization(frame, plain, 2.0, None).strongest.name == "head 0"
 
 
+def test_a_words_map_is_where_its_heads_point_and_a_sounds_is_the_sound_heads():
+    """A word said over its action: the speech head owns the moment and points at the
+    thing, less surely, and at a stray spot; the sound head points at the thing too. The
+    moment's map is their mean, its peak and box the JSON's. A sound without words (the
+    sound head owns the moment) is the sound head's map alone."""
+    from searchd.localize import HeadMap, Localization
+
+    sound, speech = np.zeros((8, 8)), np.zeros((8, 8))
+    sound[2:4, 5:7] = 1.0
+    sound[6, 0] = 0.9
+    speech[2:4, 5:7] = 0.8
+    speech[0, 0] = 1.0  # the speech head's own peak is elsewhere
+    frame = np.zeros((8, 8, 3), np.uint8)
+
+    def moment(speech_share: float) -> Localization:
+        heads = [
+            HeadMap(0, "sound", 1.0, 1 - speech_share, (0, 0), (0, 0, 1, 1), sound, np.zeros(3)),
+            HeadMap(1, "speech", 1.0, speech_share, (0, 0), (0, 0, 1, 1), speech, np.zeros(3)),
+        ]
+        return Localization(frame, heads, 2.0, None)
+
+    word = moment(0.8)
+    assert np.allclose(word.heat, (sound + speech) / 2)
+    document = word.to_json()
+    assert document["peak"] in ([5, 2], [6, 2], [5, 3], [6, 3])
+    assert document["box"] == [5, 2, 7, 4]
+    assert np.array_equal(moment(0.1).heat, sound)
+
+
 def test_the_image_grid_knows_where_its_cells_are_centred():
     """Cell j of the scratch net sees pixels 4j - 11 .. 4j + 11: centred on pixel 4j, which
     is what ``cell_offset`` says (an even split of the frame would put it at 4j + 1.5)."""

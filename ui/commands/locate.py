@@ -62,5 +62,6 @@ def run(args: argparse.Namespace) -> int:
                 f"{head['name']:>8} head: activation {head['activation']:.3f}, "
                 f"peak {tuple(head['peak'])}, box {tuple(head['box'])}{mark}"
             )
+        log(f"   where: peak {tuple(document['peak'])}, box {tuple(document['box'])}")
         log(f"wrote {args.out}")
     return 0
