@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 from conftest import save_tiny_vit
-from safetensors.torch import load_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from toy_world import TINY, add_voice, toy_pair, train_toy_model
 
 from models.checkpoint import WEIGHTS_FILE, load_model, save_model
@@ -277,19 +278,39 @@ def test_a_words_map_is_where_its_heads_point_and_a_sounds_is_the_sound_heads():
     assert np.array_equal(moment(0.1).heat, sound)
 
 
-def test_the_image_grid_knows_where_its_cells_are_centred():
-    """Cell j of the scratch net sees pixels 4j - 11 .. 4j + 11: centred on pixel 4j, which
-    is what ``cell_offset`` says (an even split of the frame would put it at 4j + 1.5)."""
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_the_image_grid_knows_where_its_cells_are_centred(depth):
+    """Cell j of the scratch net sees 7 + 8 x depth pixels centred on pixel 4j, which is
+    what ``cell_offset`` says (an even split of the frame would put it at 4j + 1.5)."""
     torch.manual_seed(0)
-    model = create_model(TINY).eval()
+    image = ImageBackboneConfig(width=16, depth=depth)
+    model = create_model(dataclasses.replace(TINY, image=image)).eval()
     pixels = torch.randn(1, 3, 64, 64, requires_grad=True)
     j = 8
     model.image.net(pixels)[0, :, j, j].sum().backward()
     rows, cols = torch.nonzero(pixels.grad.abs().sum(dim=(0, 1)), as_tuple=True)
     centre = (rows.min() + rows.max()).item() / 2, (cols.min() + cols.max()).item() / 2
     assert centre == (4 * j, 4 * j)
+    assert rows.max() - rows.min() + 1 == cols.max() - cols.min() + 1 == 7 + 8 * depth
     stride = TINY.clip.frame_size / model.encode_image(torch.zeros(1, 64, 64, 3)).shape[-1]
     assert 4 * j + 0.5 == stride * (j + 0.5) + model.cell_offset()  # continuous pixel centres
+
+
+def test_a_model_saved_before_the_depth_option_loads_its_two_stride_1_convs(tmp_path):
+    """A checkpoint whose config has no ``image.depth`` (trained before it) keeps its
+    23-pixel image net."""
+    old = create_model(TINY).eval()
+    save_model(old, tmp_path)
+    weights = tmp_path / WEIGHTS_FILE
+    with safe_open(str(weights), "pt") as f:
+        metadata = f.metadata()
+    config = json.loads(metadata["config"])
+    del config["image"]["depth"]
+    save_file(load_file(str(weights)), str(weights), {**metadata, "config": json.dumps(config)})
+    loaded = load_model(tmp_path)
+    assert loaded.config.image.depth == 2
+    frames = torch.randint(0, 255, (1, 64, 64, 3), dtype=torch.uint8)
+    assert torch.equal(loaded.encode_image(frames), old.encode_image(frames))
 
 
 def test_heat_maps_are_drawn_from_the_cells_true_centres():

@@ -28,23 +28,23 @@ from models.video import PIXEL_MEAN, PIXEL_STD
 class ScratchImageBackbone(nn.Module):
     """uint8 frames (B, H, W, 3) -> (B, dim, H/4, W/4).
 
-    Each cell sees 23 x 23 pixels (about one object in a 64-pixel frame), no more: trained
-    from scratch with a clip-level loss, a cell that saw the whole frame would learn "what
-    is in the picture" instead of "what is here", and the heat maps would not localise.
+    Each cell sees 7 + 8 x ``depth`` pixels square (``depth`` stride-1 convs after two
+    stride-2 ones; 23 px, about an object in a 64-pixel frame, in the shipped configs), no
+    more: trained from scratch with a clip-level loss, a cell that saw the whole frame would
+    learn "what is in the picture" instead of "what is here", and the maps would not localise.
     """
 
     # Cell j's centre: pixel 4j (each stride-2 3x3 conv centres output j on input 2j), not
     # the middle of the j-th 4-pixel strip (4j + 1.5), where an even split would put it.
     cell_offset = -1.5
 
-    def __init__(self, width: int, dim: int):
+    def __init__(self, width: int, dim: int, depth: int = 2):
         super().__init__()
         w = width
         self.net = nn.Sequential(
             conv_bn(3, w // 2, 2, padding_mode="reflect"),  # 64 -> 32, sees 3 px
             conv_bn(w // 2, w, 2, padding_mode="reflect"),  # -> 16, 7 px
-            conv_bn(w, w, 1, padding_mode="reflect"),  # 15 px
-            conv_bn(w, w, 1, padding_mode="reflect"),  # 23 px
+            *(conv_bn(w, w, 1, padding_mode="reflect") for _ in range(depth)),  # +8 px each
         )
         self.head = nn.Sequential(nn.Conv2d(w, w, 1), nn.ReLU(inplace=True), nn.Conv2d(w, dim, 1))
 

@@ -18,6 +18,7 @@ class ImageBackboneConfig:
 
     kind: Literal["scratch", "open_clip"] = "scratch"
     width: int = 64
+    depth: int = 2  # stride-1 convs after the scratch net's two stride-2 ones (RF 7 + 8 each)
     open_clip_model: str | None = None
     open_clip_pretrained: str | None = None  # a pretrained tag or a local checkpoint path
     trainable: bool = False  # fine-tune the open_clip backbone (else only the 1x1 head)

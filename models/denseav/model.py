@@ -46,7 +46,7 @@ class DenseAV(nn.Module):
         self.config = config
         self.version: str | None = None
         if config.image.kind == "scratch":
-            self.image = ScratchImageBackbone(config.image.width, config.dim)
+            self.image = ScratchImageBackbone(config.image.width, config.dim, config.image.depth)
         elif config.image.open_clip_model:
             self.image = OpenClipImageBackbone(
                 config.image.open_clip_model,
