@@ -144,7 +144,7 @@ def test_heat_region_is_the_connected_blob_at_the_peak():
     assert peak == (1, 1) and box == (1, 1, 3, 3)
     assert heat_region(heat).sum() == 4
     plateau = np.ones((4, 4))
-    plateau[0, 0] = -1.0  # the mean + 1 std cut-off lies above the peak: the peak still counts
+    plateau[0, 0] = -1.0  # the mean + 1.25 std cut-off lies above the peak: the peak still counts
     assert heat_region(plateau).sum() == 15
 
 
