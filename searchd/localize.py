@@ -34,14 +34,16 @@ from models.denseav import DenseAV
 # sound mIoU at 1 / 1.25 / 1.5 std: 0.486 / 0.500 / 0.493, 0.405 / 0.416 / 0.416, 0.364 /
 # 0.392 / 0.397 (the centre prior's: 0.304 / 0.327 / 0.338).
 REGION_SPREAD = 1.25
-# How far each heat map is blurred before anything reads it, in grid cells (a Gaussian's
-# sigma): a lone cell that outshines its neighbours is less likely the thing than a patch
-# of them. Measured (the same three trainings, sound / word mIoU and pixel AP, raw maps
-# at 1 std -> smoothed by 1 cell at 1.25 std): 0.438 / 0.424 -> 0.500 / 0.452 (AP 0.633
-# -> 0.728), 0.373 / 0.366 -> 0.416 / 0.377 (AP 0.549 -> 0.617), 0.359 / 0.215 -> 0.392 /
-# 0.204 (AP 0.575 -> 0.623); raw at 1.25 std: 0.427 sound mIoU for the first; smoothed by
-# 0.75 cells: 0.491, 0.416, 0.389. Sub-cell jittered views of the frame (the image net
-# run on it shifted by half a cell, averaged) gained 0.004-0.013 raw, nothing smoothed.
+# How far each head's grid of cells is blurred before its map is drawn, in cells (a
+# Gaussian's sigma): a lone cell that outshines its neighbours is less likely the thing than
+# a patch of them. Measured (the same three trainings, blurring the frame-size map alike,
+# which scores within 0.008 of this but costs a second a head on a 1080p frame; sound /
+# word mIoU and pixel AP, raw maps at 1 std -> smoothed by 1 cell at 1.25 std): 0.438 /
+# 0.424 -> 0.500 / 0.452 (AP 0.633 -> 0.728), 0.373 / 0.366 -> 0.416 / 0.377 (AP 0.549 ->
+# 0.617), 0.359 / 0.215 -> 0.392 / 0.204 (AP 0.575 -> 0.623); raw at 1.25 std: 0.427 sound
+# mIoU for the first; smoothed by 0.75 cells: 0.491, 0.416, 0.389. Sub-cell jittered views
+# of the frame (the image net run on it shifted by half a cell, averaged) gained
+# 0.004-0.013 raw, nothing smoothed.
 SMOOTHING = 1.0
 SPEECH_HEAD = "speech"  # the name of a speech gate's head (``DenseAV.head_names``)
 
@@ -181,13 +183,13 @@ class Localizer:
         activations = (shares * self.model.pool_space(chosen)).mean(dim=1)  # (K,)
         weighted = (shares[..., None, None] * passes[:, :, steps]).sum(dim=2)  # (P, K, h, w)
         weighted = weighted / shares.sum(dim=1).clamp(min=1e-6)[:, None, None]
+        weighted = smooth(weighted, self.smoothing)
         heat = frame_heat(weighted, frame.shape[:2], shape.frame_size, self.model.cell_offset())
         # the mirror image's maps are flipped back in frame pixels, where the cells line up
         heat = (heat[0] + heat[1].flip(-1)) / 2 if self.mirror else heat[0]  # (K, H, W)
-        cell = (frame.shape[0] / volume.shape[-2], frame.shape[1] / volume.shape[-1])
         heads = []
         for k, name in enumerate(self.head_names):
-            head_heat = smooth(heat[k].numpy(), cell, self.smoothing)
+            head_heat = heat[k].numpy()
             peak, box = heat_box(head_heat)
             heads.append(
                 HeadMap(
@@ -222,12 +224,13 @@ def frame_heat(
     return F.grid_sample(cells, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def smooth(heat: np.ndarray, cell: tuple[float, float], cells: float) -> np.ndarray:
-    """``heat`` (H, W) blurred by a Gaussian ``cells`` grid cells wide (``cell``: a cell's
-    (height, width) in the map's pixels); 0: as it is."""
-    if cells <= 0:
-        return heat
-    return ndimage.gaussian_filter(heat, (cells * cell[0], cells * cell[1]))
+def smooth(cells: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(..., h, w) cell maps blurred by a Gaussian ``sigma`` cells wide over the grid
+    (reflected at its edges); 0: as they are."""
+    if sigma <= 0:
+        return cells
+    sigmas = (0.0,) * (cells.ndim - 2) + (sigma, sigma)
+    return torch.from_numpy(ndimage.gaussian_filter(cells.numpy(), sigmas))
 
 
 def heat_box(heat: np.ndarray) -> tuple[tuple[int, int], tuple[int, int, int, int]]:

@@ -149,20 +149,20 @@ def test_heat_region_is_the_connected_blob_at_the_peak():
 
 
 def test_smoothing_lets_a_broad_bump_outweigh_a_lone_spike():
-    """A one-pixel spike tops the raw map; blurred by a cell, the bump a cell wide wins and
-    its region is the bump's, about the bump's size."""
-    cell = (6.0, 8.0)  # a grid cell's (height, width) in map pixels
-    y, x = np.mgrid[0:60, 0:80]
-    bump = np.exp(-(((x - 20) / 8) ** 2 + ((y - 40) / 6) ** 2) / 2)
-    heat = bump.copy()
-    heat[10, 70] = 1.5
-    assert heat_box(heat)[0] == (70, 10)
-    assert np.array_equal(smooth(heat, cell, 0), heat)
-    blurred = smooth(heat, cell, 1.0)
-    peak, (x0, y0, x1, y1) = heat_box(blurred)
-    assert abs(peak[0] - 20) <= 1 and abs(peak[1] - 40) <= 1
-    assert 8 <= x1 - x0 <= 40 and 6 <= y1 - y0 <= 30
-    assert np.isclose(blurred.sum(), heat.sum(), rtol=0.02)  # a blur, not a rescale
+    """A one-cell spike tops the raw grid; blurred by a cell, the bump a few cells wide wins
+    and the region of the map drawn from it is the bump's, about the bump's size."""
+    y, x = np.mgrid[0:16, 0:16]
+    bump = np.exp(-(((x - 4) / 1.5) ** 2 + ((y - 10) / 1.5) ** 2) / 2)
+    grid = bump.copy()
+    grid[3, 13] = 1.5
+    cells = torch.from_numpy(grid)[None, None].float()  # (N, K, h, w)
+    assert torch.equal(smooth(cells, 0), cells)
+    assert heat_box(frame_heat(cells, (120, 160), 64, 0.0)[0, 0].numpy())[0][1] < 40  # spike
+    blurred = smooth(cells, 1.0)
+    assert torch.isclose(blurred.sum(), cells.sum(), rtol=0.02)  # a blur, not a rescale
+    peak, (x0, y0, x1, y1) = heat_box(frame_heat(blurred, (120, 160), 64, 0.0)[0, 0].numpy())
+    assert abs(peak[0] - 45) <= 5 and abs(peak[1] - 79) <= 5  # cell (4, 10)'s centre
+    assert 10 <= x1 - x0 <= 60 and 8 <= y1 - y0 <= 45
 
 
 def test_a_trained_model_finds_the_sounding_square(toy_model):
