@@ -122,6 +122,9 @@ class Localization:
 class Localizer:
     """A trained DenseAV and the names of its heads (see ``searchd.locate.head_names``).
 
+    Each head's grid of cells is blurred by ``smoothing`` cells (``SMOOTHING``) before its
+    map is drawn.
+
     With ``mirror`` (by default: when the model trained on mirrored frames too, see
     ``DenseAVConfig.mirror_frames``) the maps are the mean of the frame's and its mirror
     image's (flipped back): the image net is not mirror-symmetric, and what it sees in only

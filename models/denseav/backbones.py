@@ -29,9 +29,10 @@ class ScratchImageBackbone(nn.Module):
     """uint8 frames (B, H, W, 3) -> (B, dim, H/4, W/4).
 
     Each cell sees 7 + 8 x ``depth`` pixels square (``depth`` stride-1 convs after two
-    stride-2 ones; 23 px, about an object in a 64-pixel frame, in the shipped configs), no
-    more: trained from scratch with a clip-level loss, a cell that saw the whole frame would
-    learn "what is in the picture" instead of "what is here", and the maps would not localise.
+    stride-2 ones; 15 px in the shipped config, 23, about an object in a 64-pixel frame, at
+    the default 2), no more: trained from scratch with a clip-level loss, a cell that saw the
+    whole frame would learn "what is in the picture" instead of "what is here", and the maps
+    would not localise.
     """
 
     # Cell j's centre: pixel 4j (each stride-2 3x3 conv centres output j on input 2j), not
