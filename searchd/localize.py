@@ -8,6 +8,7 @@ sound). With a speech gate (``DenseAVConfig.speech_gate``) each head's map and a
 weigh the audio steps by the head's share of them (the speech head: the gate's speech
 probability; the sound heads: the rest), the strongest head is the one that owns most of
 the moment, and the gate's track comes along.
+The maps are blurred over the grid of cells, then made to follow the frame's edges.
 ``heat_box`` is the one rule that turns a heat map into a region (used by
 ``foley locate`` and by the evaluation alike).
 """
@@ -45,6 +46,17 @@ REGION_SPREAD = 1.25
 # of the frame (the image net run on it shifted by half a cell, averaged) gained
 # 0.004-0.013 raw, nothing smoothed.
 SMOOTHING = 1.0
+# Each head's map then follows the frame's own edges: a guided filter (He et al., 2013) with
+# the frame as the guide, a window ``EDGE_RADIUS`` cells out from each pixel and
+# ``EDGE_EPS`` the colour variance (of 0-1 colours) below which it smooths rather than
+# keeps an edge. A cell is 4 model pixels (10 of a 160-pixel frame), too coarse to draw an
+# object's outline; the frame has it (what FeatUp's joint-bilateral upsampling does to
+# DenseAV's features, done here to the maps). Measured: see ``Localizer``.
+EDGE_RADIUS = 1.8
+EDGE_EPS = 2e-4
+# The guided filter's work is done at most this many pixels on the frame's long side (the
+# fast guided filter, He & Sun 2015): the maps' detail is a cell's, far coarser.
+EDGE_WORK_SIDE = 320
 SPEECH_HEAD = "speech"  # the name of a speech gate's head (``DenseAV.head_names``)
 
 
@@ -123,7 +135,11 @@ class Localizer:
     """A trained DenseAV and the names of its heads (see ``searchd.locate.head_names``).
 
     Each head's grid of cells is blurred by ``smoothing`` cells (``SMOOTHING``) before its
-    map is drawn.
+    map is drawn; with ``edges`` the drawn map then follows the frame's edges
+    (``guided_filter``, ``EDGE_RADIUS``). Measured (synth seed 0, two trainings, sound /
+    word mIoU and pixel AP, without -> with edges): 0.392 / 0.378 -> 0.425 / 0.413 (AP
+    0.604 / 0.596 -> 0.642 / 0.650), 0.454 / 0.436 -> 0.466 / 0.457 (AP 0.668 / 0.647 ->
+    0.687 / 0.664); windows 1.4 and 2.4 cells and eps 1e-4 to 5e-4 within 0.01 of these.
 
     With ``mirror`` (by default: when the model trained on mirrored frames too, see
     ``DenseAVConfig.mirror_frames``) the maps are the mean of the frame's and its mirror
@@ -147,10 +163,11 @@ class Localizer:
         head_names: Sequence[str] | None = None,
         mirror: bool | None = None,
         smoothing: float = SMOOTHING,
+        edges: bool = True,
     ) -> None:
         self.model = model.eval()
         self.mirror = model.config.mirror_frames if mirror is None else mirror
-        self.smoothing = smoothing
+        self.smoothing, self.edges = smoothing, edges
         k = model.config.heads
         self.head_names = list(head_names or [f"head {i}" for i in range(k)])
         if len(self.head_names) != k:
@@ -189,10 +206,13 @@ class Localizer:
         weighted = smooth(weighted, self.smoothing)
         heat = frame_heat(weighted, frame.shape[:2], shape.frame_size, self.model.cell_offset())
         # the mirror image's maps are flipped back in frame pixels, where the cells line up
-        heat = (heat[0] + heat[1].flip(-1)) / 2 if self.mirror else heat[0]  # (K, H, W)
+        heat = ((heat[0] + heat[1].flip(-1)) / 2 if self.mirror else heat[0]).numpy()  # (K, H, W)
+        if self.edges:
+            cell = (frame.shape[0] * frame.shape[1] / weighted[0, 0].numel()) ** 0.5  # pixels
+            heat = guided_filter(frame, heat, EDGE_RADIUS * cell, EDGE_EPS)
         heads = []
         for k, name in enumerate(self.head_names):
-            head_heat = heat[k].numpy()
+            head_heat = heat[k]
             peak, box = heat_box(head_heat)
             heads.append(
                 HeadMap(
@@ -234,6 +254,53 @@ def smooth(cells: torch.Tensor, sigma: float) -> torch.Tensor:
         return cells
     sigmas = (0.0,) * (cells.ndim - 2) + (sigma, sigma)
     return torch.from_numpy(ndimage.gaussian_filter(cells.numpy(), sigmas))
+
+
+def guided_filter(
+    guide: np.ndarray,
+    maps: np.ndarray,
+    radius: float,
+    eps: float,
+    work_side: int = EDGE_WORK_SIDE,
+) -> np.ndarray:
+    """(K, H, W) maps made to follow the edges of the (H, W, 3) uint8 ``guide`` frame: He et
+    al.'s guided filter with a colour guide. Each pixel's value becomes a linear function of
+    its colour, fitted to the map over windows ``radius`` pixels out; where the colour is
+    flat (variance below ``eps``) the map is smoothed, across an edge it is not. Linear in
+    the maps, so their level and scale are kept. Frames over ``work_side`` pixels are fitted
+    at that size and the fit applied at full size (the fast guided filter)."""
+    height, width = maps.shape[-2:]
+    image = torch.from_numpy(np.ascontiguousarray(guide)).permute(2, 0, 1)[None].float() / 255
+    scale = min(1.0, work_side / max(height, width))
+    small = (max(1, round(height * scale)), max(1, round(width * scale)))
+    fit_image = F.interpolate(image, size=small, mode="area") if scale < 1 else image
+    fit_maps = torch.from_numpy(np.ascontiguousarray(maps, np.float32))[None]
+    fit_maps = F.interpolate(fit_maps, size=small, mode="area") if scale < 1 else fit_maps
+    colour = fit_image[0].permute(1, 2, 0).numpy().astype(np.float64)  # (h, w, 3)
+    values = fit_maps[0].numpy().astype(np.float64)  # (K, h, w)
+    size = 2 * max(1, round(radius * scale)) + 1
+
+    def window_mean(x: np.ndarray, first_axis: int) -> np.ndarray:  # over axes (first, first+1)
+        sizes = [1] * x.ndim
+        sizes[first_axis] = sizes[first_axis + 1] = size
+        return ndimage.uniform_filter(x, size=sizes, mode="reflect")
+
+    mean_colour = window_mean(colour, 0)  # (h, w, 3)
+    covariance = window_mean(colour[..., :, None] * colour[..., None, :], 0)
+    covariance -= mean_colour[..., :, None] * mean_colour[..., None, :]  # (h, w, 3, 3)
+    inverse = np.linalg.inv(covariance + eps * np.eye(3))
+    mean_values = window_mean(values, 1)  # (K, h, w)
+    cross = window_mean(colour[None] * values[..., None], 1) - mean_colour * mean_values[..., None]
+    slope = np.einsum("hwij,khwj->khwi", inverse, cross)  # (K, h, w, 3)
+    offset = mean_values - (slope * mean_colour).sum(-1)  # (K, h, w)
+    slope, offset = window_mean(slope, 1), window_mean(offset, 1)
+    if scale < 1:
+        up = {"size": (height, width), "mode": "bilinear", "align_corners": False}
+        slope = F.interpolate(torch.from_numpy(slope).permute(0, 3, 1, 2), **up)
+        slope = slope.permute(0, 2, 3, 1).numpy()
+        offset = F.interpolate(torch.from_numpy(offset)[None], **up)[0].numpy()
+    full_colour = image[0].permute(1, 2, 0).numpy().astype(np.float64)
+    return ((slope * full_colour[None]).sum(-1) + offset).astype(np.float32)
 
 
 def heat_box(heat: np.ndarray) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
