@@ -276,31 +276,27 @@ def guided_filter(
     fit_image = F.interpolate(image, size=small, mode="area") if scale < 1 else image
     fit_maps = torch.from_numpy(np.ascontiguousarray(maps, np.float32))[None]
     fit_maps = F.interpolate(fit_maps, size=small, mode="area") if scale < 1 else fit_maps
-    colour = fit_image[0].permute(1, 2, 0).numpy().astype(np.float64)  # (h, w, 3)
+    colour = fit_image[0].numpy().astype(np.float64)  # (3, h, w)
     values = fit_maps[0].numpy().astype(np.float64)  # (K, h, w)
     size = 2 * max(1, round(radius * scale)) + 1
 
-    def window_mean(x: np.ndarray, first_axis: int) -> np.ndarray:  # over axes (first, first+1)
-        sizes = [1] * x.ndim
-        sizes[first_axis] = sizes[first_axis + 1] = size
-        return ndimage.uniform_filter(x, size=sizes, mode="reflect")
+    def window_mean(x: np.ndarray) -> np.ndarray:  # (..., h, w): each pixel's window's mean
+        return ndimage.uniform_filter(x, size=(1,) * (x.ndim - 2) + (size, size), mode="reflect")
 
-    mean_colour = window_mean(colour, 0)  # (h, w, 3)
-    covariance = window_mean(colour[..., :, None] * colour[..., None, :], 0)
-    covariance -= mean_colour[..., :, None] * mean_colour[..., None, :]  # (h, w, 3, 3)
-    inverse = np.linalg.inv(covariance + eps * np.eye(3))
-    mean_values = window_mean(values, 1)  # (K, h, w)
-    cross = window_mean(colour[None] * values[..., None], 1) - mean_colour * mean_values[..., None]
-    slope = np.einsum("hwij,khwj->khwi", inverse, cross)  # (K, h, w, 3)
-    offset = mean_values - (slope * mean_colour).sum(-1)  # (K, h, w)
-    slope, offset = window_mean(slope, 1), window_mean(offset, 1)
+    mean_colour = window_mean(colour)  # (3, h, w)
+    covariance = window_mean(colour[:, None] * colour[None]) - mean_colour[:, None] * mean_colour
+    inverse = np.linalg.inv((covariance + eps * np.eye(3)[..., None, None]).transpose(2, 3, 0, 1))
+    mean_values = window_mean(values)  # (K, h, w)
+    # (K, 3, h, w): each map's covariance with each colour channel
+    cross = window_mean(values[:, None] * colour) - mean_values[:, None] * mean_colour
+    slope = np.einsum("hwij,kjhw->kihw", inverse, cross)  # (K, 3, h, w)
+    offset = mean_values - (slope * mean_colour).sum(1)  # (K, h, w)
+    slope, offset = window_mean(slope), window_mean(offset)
     if scale < 1:
         up = {"size": (height, width), "mode": "bilinear", "align_corners": False}
-        slope = F.interpolate(torch.from_numpy(slope).permute(0, 3, 1, 2), **up)
-        slope = slope.permute(0, 2, 3, 1).numpy()
+        slope = F.interpolate(torch.from_numpy(slope), **up).numpy()
         offset = F.interpolate(torch.from_numpy(offset)[None], **up)[0].numpy()
-    full_colour = image[0].permute(1, 2, 0).numpy().astype(np.float64)
-    return ((slope * full_colour[None]).sum(-1) + offset).astype(np.float32)
+    return ((slope * image[0].numpy()).sum(1) + offset).astype(np.float32)
 
 
 def heat_box(heat: np.ndarray) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
