@@ -30,7 +30,9 @@ class ClipDataset(Dataset):
     ``jitter`` > 0 moves each clip window by up to that many seconds at random (training
     augmentation); 0 reads the exact window (embedding). ``speech_tracks`` (cache key ->
     ``SpeechActivity`` track of the whole video) adds ``speech``: the window's speech
-    probabilities, one per detector hop.
+    probabilities, one per detector hop. ``one_frame``: ``frames`` holds one of the window's
+    ``shape.frames`` frames, drawn at random, (1, S, S, 3): for models that train on a single
+    frame (DenseAV), so that batches carry and augment one frame per clip, not all of them.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class ClipDataset(Dataset):
         jitter: float = 0.0,
         seed: int = 0,
         speech_tracks: Mapping[str, np.ndarray] | None = None,
+        one_frame: bool = False,
     ) -> None:
         self.rows = list(rows)
         numbers: dict[str, int] = {}
@@ -54,6 +57,7 @@ class ClipDataset(Dataset):
         self.jitter = jitter
         self.rng = np.random.default_rng(seed)
         self.speech_tracks = speech_tracks
+        self.one_frame = one_frame
         self._videos: dict[str, CachedVideo] = {}
 
     def __len__(self) -> int:
@@ -74,6 +78,9 @@ class ClipDataset(Dataset):
             start = float(np.clip(start + shift, 0.0, max(length - self.shape.seconds, 0.0)))
         end = start + self.shape.seconds
         frames = video.clip_frames(start, end, self.shape.frames)  # (F, S, S, 3) uint8
+        if self.one_frame:
+            pick = int(self.rng.integers(len(frames)))
+            frames = frames[pick : pick + 1]
         audio = video.clip_audio(start, end)  # (N,) float32
         item = {
             "frames": torch.from_numpy(frames),

@@ -69,6 +69,7 @@ def train_model(
         jitter=TRAIN_JITTER_SECONDS,
         seed=train_config.seed,
         speech_tracks=tracks,
+        one_frame=kind == "denseav",
     )
     label = model_name.replace("/", "_").removesuffix(".json")
     work_dir = config.models_dir / f"training-{label}"

@@ -99,6 +99,10 @@ class TrainConfig:
     # 0.43 / 0.41 / 0.93; 4 videos 0.54 / 0.47 / 0.96; 2 videos 0.57 / 0.53 / 0.96
     # (and 0.59 / 0.58 / 0.94 at 1100 steps).
     videos_per_batch: int = 2
+    # the forward pass under bfloat16 autocast (convolutions and matrix products; weights,
+    # optimiser and losses stay float32) on CPUs that compute bfloat16 natively
+    # (``models.train.native_bf16``); elsewhere a no-op
+    bf16: bool = False
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -132,6 +132,15 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 autocast speeds up training on ``device``: a CPU with AVX512-BF16 or
+    AMX (elsewhere it is emulated, and slower). GPUs answer False: not measured there."""
+    if device.type != "cpu":
+        return False
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
 def learning_rate(step: int, train: TrainConfig) -> float:
     """Linear warm-up (5% of the steps, at most 100), then cosine decay to lr / 10."""
     warmup = max(1, min(100, train.steps // 20))
@@ -187,13 +196,16 @@ def run_training(
     """Train ``model`` in place for ``train.steps`` steps in all (resuming if it can).
 
     ``groups`` (one id per dataset item, e.g. its video) enables same-video batches when
-    ``train.videos_per_batch`` > 0. ``log`` gets the step's parts every 50 steps.
+    ``train.videos_per_batch`` > 0. ``log`` gets the step's parts every 50 steps. With
+    ``train.bf16`` the step runs under bfloat16 autocast where ``native_bf16`` says it pays.
     """
     started = time.perf_counter()
     if train.threads > 0:
         torch.set_num_threads(train.threads)
     torch.manual_seed(train.seed)
+    device = torch.device(device)
     model.to(device).train()
+    autocast = train.bf16 and native_bf16(device)
     optimizer = make_optimizer(model, train)
     sampler = make_sampler(len(dataset), train, groups)
     augment_rng = torch.Generator().manual_seed(train.seed + 1)
@@ -249,7 +261,8 @@ def run_training(
         lr = learning_rate(step, train)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss, parts = step_fn(model, batch, step)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            loss, parts = step_fn(model, batch, step)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if train.grad_clip > 0:

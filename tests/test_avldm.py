@@ -19,7 +19,8 @@ from models.avldm.config import (
 )
 from models.avldm.onsets import OnsetPredictor
 from models.avldm.pipeline import AVLDMPipeline, denoiser_loss
-from models.avldm.train import fit, native_bf16
+from models.avldm.train import fit
+from models.train import native_bf16
 
 SMALL = AVLDMConfig(
     autoencoder=AutoencoderConfig(latent_channels=4, width=16),

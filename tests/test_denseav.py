@@ -172,15 +172,28 @@ def test_smoothing_lets_a_broad_bump_outweigh_a_lone_spike():
     assert 10 <= x1 - x0 <= 60 and 8 <= y1 - y0 <= 45
 
 
-def test_a_trained_model_finds_the_sounding_square(toy_model):
+def square_hit_rate(model: DenseAV, pairs: int = 40) -> float:
+    """The fraction of fresh toy pairs whose strongest head peaks on the sounding square."""
     rng = np.random.default_rng(123)
-    localizer = Localizer(toy_model)
+    localizer = Localizer(model)
     hits = []
-    for _ in range(40):
+    for _ in range(pairs):
         frame, wave, (x0, y0, x1, y1) = toy_pair(rng)
         x, y = localizer.locate(wave, frame).strongest.peak
         hits.append(x0 - 1 <= x <= x1 and y0 - 1 <= y <= y1)
-    assert np.mean(hits) >= 0.8, np.mean(hits)
+    return float(np.mean(hits))
+
+
+def test_a_trained_model_finds_the_sounding_square(toy_model):
+    assert square_hit_rate(toy_model) >= 0.8
+
+
+def test_bfloat16_training_finds_the_sounding_square_too():
+    """Trained under bfloat16 autocast (``TrainConfig.bf16``, on a CPU that computes it
+    natively, as CI's do), the weights stay float32 and the model localises as well."""
+    model = train_toy_model(bf16=True)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert square_hit_rate(model) >= 0.8
 
 
 def test_mirrored_maps_are_the_mirror_of_the_frames_maps():

@@ -84,11 +84,13 @@ class ToyDataset(torch.utils.data.Dataset):
         return item
 
 
-def train_toy_model(steps: int = 400, voices: bool = False) -> DenseAV:
+def train_toy_model(steps: int = 400, voices: bool = False, bf16: bool = False) -> DenseAV:
     """A tiny DenseAV trained on the toy world (a few seconds on 2 cores); with ``voices``
-    it has a speech gate and learns it from voiced clips."""
+    it has a speech gate and learns it from voiced clips; ``bf16`` as TrainConfig's."""
     torch.manual_seed(0)
     model = create_model(replace(TINY, speech_gate=voices))
-    train = TrainConfig(steps=steps, batch_size=32, lr=1e-2, augment=False, videos_per_batch=0)
+    train = TrainConfig(
+        steps=steps, batch_size=32, lr=1e-2, augment=False, videos_per_batch=0, bf16=bf16
+    )
     train_denseav(model, ToyDataset(1024, seed=0, voices=voices), train, progress=False)
     return model.eval()

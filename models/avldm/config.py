@@ -130,7 +130,7 @@ class GeneratorTrainConfig:
     drop_video: float = 0.2
     holdout_fraction: float = 0.2  # videos kept out of training for `foley eval`
     # bfloat16 autocast for the autoencoder and the denoiser on CPUs that compute bfloat16
-    # natively (``models.avldm.train.native_bf16``; elsewhere a no-op). 2 cores with
+    # natively (``models.train.native_bf16``; elsewhere a no-op). 2 cores with
     # AVX512-BF16, seconds per step float32 -> bfloat16: denoiser 0.16 -> 0.13, autoencoder
     # 0.088 -> 0.065
     bf16: bool = True

@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from models.config import TrainConfig
-from models.train import learning_rate, make_optimizer
+from models.train import learning_rate, make_optimizer, native_bf16
 
 LOG_EVERY = 50
 
@@ -29,15 +29,6 @@ class FitResult:
     seconds: float
     final_loss: float  # mean over the last (up to) 50 steps
     history: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss)
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether bfloat16 autocast speeds up training on ``device``: a CPU with AVX512-BF16 or
-    AMX (elsewhere it is emulated, and slower). GPUs answer False: not measured there."""
-    if device.type != "cpu":
-        return False
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 def fit(

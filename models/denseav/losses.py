@@ -72,6 +72,8 @@ def denseav_loss(
     config = model.config
     same_video = config.negatives == "video" and videos is not None
     blocks = negative_blocks(videos if same_video else None, len(a))
+    if speech_logits is not None:
+        speech_logits = speech_logits.float()  # the losses in float32, also under autocast
     speech = None if speech_logits is None else torch.sigmoid(speech_logits).detach()
     terms: dict[str, torch.Tensor] = {}
     for block in blocks:
@@ -110,7 +112,8 @@ def _contrastive_terms(
 ) -> dict[str, torch.Tensor]:
     """The InfoNCE of clips a, v against each other (+ head overlap, per-head InfoNCE and
     accuracy, when configured), each a mean over the clips."""
-    volume = model.pairwise_volume(a, v)  # (B, B, K, T, h, w)
+    # (B, B, K, T, h, w); float32 also under autocast (its top-k is faster so on CPUs)
+    volume = model.pairwise_volume(a, v).float()
     space = model.pool_space(volume)  # (B, B, K, T)
     logits = model.scale() * model.combine_heads(
         space, None if speech is None else speech[:, None]
