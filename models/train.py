@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,35 @@ def make_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=train.lr)
 
 
+class Stepper:
+    """The optimiser step every training loop takes: AdamW (``make_optimizer``) at the
+    schedule's learning rate, the loss under bfloat16 autocast where ``train.bf16`` asks and
+    ``native_bf16`` says it pays, gradients clipped to ``train.grad_clip``."""
+
+    def __init__(self, model: nn.Module, train: TrainConfig, device: torch.device):
+        self.train = train
+        self.optimizer = make_optimizer(model, train)
+        self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        self.device_type = device.type
+        self.autocast = train.bf16 and native_bf16(device)
+
+    def step(
+        self, step: int, compute_loss: Callable[[], tuple[torch.Tensor, dict[str, float]]]
+    ) -> tuple[torch.Tensor, dict[str, float], float]:
+        """Step number ``step`` on ``compute_loss()``'s loss: (loss, its parts, the lr)."""
+        lr = learning_rate(step, self.train)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.autocast):
+            loss, parts = compute_loss()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.params, self.train.grad_clip)
+        self.optimizer.step()
+        return loss, parts, lr
+
+
 def train_step(model: MC3, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict]:
     """Encode one batch and compute the MC3 (or pairwise) loss."""
     v = model.encode_video(batch["frames"])  # (B, D)
@@ -205,8 +235,8 @@ def run_training(
     torch.manual_seed(train.seed)
     device = torch.device(device)
     model.to(device).train()
-    autocast = train.bf16 and native_bf16(device)
-    optimizer = make_optimizer(model, train)
+    stepper = Stepper(model, train, device)
+    optimizer = stepper.optimizer
     sampler = make_sampler(len(dataset), train, groups)
     augment_rng = torch.Generator().manual_seed(train.seed + 1)
     step, history = 0, []
@@ -243,7 +273,6 @@ def run_training(
             },
         )
 
-    params = [p for group in optimizer.param_groups for p in group["params"]]
     bar = tqdm(
         total=train.steps,
         initial=step,
@@ -258,16 +287,7 @@ def run_training(
         batch = default_collate([dataset[i] for i in sampler.next_batch()])
         if train.augment:
             batch = augment_batch(batch, augment_rng)
-        lr = learning_rate(step, train)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            loss, parts = step_fn(model, batch, step)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, train.grad_clip)
-        optimizer.step()
+        _, parts, lr = stepper.step(step, partial(step_fn, model, batch, step))
         step += 1
 
         window.append(parts["loss"])

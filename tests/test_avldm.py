@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.avldm import train as training
+from models import train as training
 from models.avldm.autoencoder import SpectrogramAutoencoder, temporal_l1
 from models.avldm.config import (
     AutoencoderConfig,

@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from models.config import TrainConfig
-from models.train import learning_rate, make_optimizer, native_bf16
+from models.train import Stepper
 
 LOG_EVERY = 50
 
@@ -47,26 +47,17 @@ def fit(
     forward pass runs under bfloat16 autocast when ``native_bf16`` says it pays (weights and
     optimiser stay float32)."""
     started = time.perf_counter()
-    schedule = TrainConfig(steps=steps, lr=lr, weight_decay=weight_decay)
+    schedule = TrainConfig(
+        steps=steps, lr=lr, weight_decay=weight_decay, grad_clip=grad_clip, bf16=bf16
+    )
     model.train()
-    device = next(model.parameters()).device
-    autocast = bf16 and native_bf16(device)
-    optimizer = make_optimizer(model, schedule)
-    params = [p for group in optimizer.param_groups for p in group["params"]]
+    stepper = Stepper(model, schedule, next(model.parameters()).device)
     history: list[tuple[int, float]] = []
     window: list[float] = []
     last: list[float] = []
     bar = tqdm(total=steps, disable=not progress, file=sys.stderr, desc=desc, dynamic_ncols=True)
     for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, schedule)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            loss, parts = loss_fn(next_batch())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, grad_clip)
-        optimizer.step()
+        loss, _, _ = stepper.step(step, lambda: loss_fn(next_batch()))
         window.append(float(loss.detach()))
         bar.set_postfix(loss=f"{window[-1]:.4f}")
         bar.update()
