@@ -18,9 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from models.config import TrainConfig
-from models.train import Stepper
-
-LOG_EVERY = 50
+from models.train import LOG_EVERY, Stepper
 
 
 @dataclass
