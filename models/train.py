@@ -41,6 +41,50 @@ class TrainResult:
     resumed_from: int = 0
 
 
+class LossTracker:
+    """A training run's progress bar and loss record: the mean loss of every ``LOG_EVERY``
+    steps (``history``) and of the last such window (``final``)."""
+
+    def __init__(
+        self,
+        total: int,
+        desc: str,
+        progress: bool,
+        start: int = 0,
+        history: list[tuple[int, float]] | None = None,
+    ):
+        self.total = total
+        self.history = history if history is not None else []
+        self.window: list[float] = []
+        self.last_window: list[float] = []
+        self.bar = tqdm(
+            total=total,
+            initial=start,
+            disable=not progress,
+            file=sys.stderr,
+            desc=desc,
+            dynamic_ncols=True,
+        )
+
+    def record(self, step: int, loss: float) -> bool:
+        """The loss of the step that brought the run to ``step`` steps; True when that
+        closed a window (every ``LOG_EVERY`` steps and at the last)."""
+        self.window.append(loss)
+        self.bar.set_postfix(loss=f"{loss:.4f}")
+        self.bar.update()
+        if step % LOG_EVERY and step != self.total:
+            return False
+        self.history.append((step, sum(self.window) / len(self.window)))
+        self.last_window, self.window = self.window, []
+        return True
+
+    def close(self) -> float:
+        """Close the bar; the mean loss of the last window (NaN when none closed)."""
+        self.bar.close()
+        last = self.last_window
+        return sum(last) / len(last) if last else float("nan")
+
+
 class EpochSampler:
     """Shuffled batches, each epoch a fresh permutation; its state resumes exactly."""
 
@@ -273,34 +317,17 @@ def run_training(
             },
         )
 
-    bar = tqdm(
-        total=train.steps,
-        initial=step,
-        disable=not progress,
-        file=sys.stderr,
-        desc=desc,
-        dynamic_ncols=True,
-    )
-    window: list[float] = []
-    last_window: list[float] = []
+    tracker = LossTracker(train.steps, desc, progress, step, history)
     while step < train.steps:
         batch = default_collate([dataset[i] for i in sampler.next_batch()])
         if train.augment:
             batch = augment_batch(batch, augment_rng)
         _, parts, lr = stepper.step(step, partial(step_fn, model, batch, step))
         step += 1
-
-        window.append(parts["loss"])
-        bar.set_postfix(loss=f"{parts['loss']:.3f}")
-        bar.update()
-        if step % LOG_EVERY == 0 or step == train.steps:
-            history.append((step, sum(window) / len(window)))
-            last_window, window = window, []
-            if log is not None:
-                log({"step": step, "lr": lr, **parts})
+        if tracker.record(step, parts["loss"]) and log is not None:
+            log({"step": step, "lr": lr, **parts})
         if checkpoint_dir and (step % save_every == 0 or step == train.steps):
             checkpoint()
-    bar.close()
+    final = tracker.close()
     model.eval()
-    final = sum(last_window) / len(last_window) if last_window else float("nan")
     return TrainResult(step, time.perf_counter() - started, final, history, resumed_from)

@@ -31,7 +31,7 @@ from models.factory import create_model, get_config, list_configs
 from models.losses import agreement_weights, consensus_loss, info_nce, mc3_loss, pairwise_terms
 from models.text import SentenceEncoder, minilm_dir
 from models.tokenizer import WordPieceTokenizer
-from models.train import GroupedSampler, resolve_device, train_mc3
+from models.train import LOG_EVERY, GroupedSampler, LossTracker, resolve_device, train_mc3
 from models.video import OpenClipVideoEncoder
 
 torch.set_num_threads(2)
@@ -338,6 +338,19 @@ def test_mc3_loss_schedule():
 
 
 # ---- training and checkpoints --------------------------------------------------------------
+
+
+def test_loss_tracker_logs_window_means_and_the_last_step():
+    """A window closes every LOG_EVERY steps and at the run's last step; the final loss is
+    the last closed window's mean, and a resumed run's history is extended, not replaced."""
+    total = 2 * LOG_EVERY + 10
+    earlier = [(0, 9.0)]
+    tracker = LossTracker(total, "toy", progress=False, start=0, history=earlier)
+    closed = [tracker.record(step, float(step)) for step in range(1, total + 1)]
+    assert [i + 1 for i, c in enumerate(closed) if c] == [LOG_EVERY, 2 * LOG_EVERY, total]
+    assert tracker.history is earlier and earlier[1] == (LOG_EVERY, (1 + LOG_EVERY) / 2)
+    assert tracker.close() == (2 * LOG_EVERY + 1 + total) / 2
+    assert math.isnan(LossTracker(5, "toy", progress=False).close())  # no window closed
 
 
 def test_training_learns_audio_video_correspondence():
