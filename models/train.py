@@ -13,6 +13,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.data import Dataset, default_collate
 from tqdm import tqdm
 
@@ -208,7 +210,11 @@ def make_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.AdamW:
 class Stepper:
     """The optimiser step every training loop takes: AdamW (``make_optimizer``) at the
     schedule's learning rate, the loss under bfloat16 autocast where ``train.bf16`` asks and
-    ``native_bf16`` says it pays, gradients clipped to ``train.grad_clip``."""
+    ``native_bf16`` says it pays, gradients clipped to ``train.grad_clip``.
+
+    Under that autocast attention runs PyTorch's plain (math) kernel: the CPU flash kernel's
+    bfloat16 backward is slow. Measured (AV-LDM's denoiser, batch 32, 2 cores with AMX,
+    seconds a step): bfloat16 flash 0.205, bfloat16 math 0.130, float32 flash 0.174."""
 
     def __init__(self, model: nn.Module, train: TrainConfig, device: torch.device):
         self.train = train
@@ -224,7 +230,10 @@ class Stepper:
         lr = learning_rate(step, self.train)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.autocast):
+        with (
+            torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.autocast),
+            sdpa_kernel(SDPBackend.MATH) if self.autocast else nullcontext(),
+        ):
             loss, parts = compute_loss()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
