@@ -316,7 +316,7 @@ def run_training(
             checkpoint_dir,
             {
                 "step": step,
-                "history": history,
+                "history": tracker.history,
                 "config": to_dict(model.config),
                 "model": own_state_dict(model),
                 "optimizer": optimizer.state_dict(),
@@ -339,4 +339,4 @@ def run_training(
             checkpoint()
     final = tracker.close()
     model.eval()
-    return TrainResult(step, time.perf_counter() - started, final, history, resumed_from)
+    return TrainResult(step, time.perf_counter() - started, final, tracker.history, resumed_from)
